@@ -1,9 +1,25 @@
-"""Public entry point: solve(problem, catalog, options) -> Plan.  (being written)"""
+"""Public entry point: `solve(problem, catalog, options) -> Plan`.
+
+Stage 1 maximizes priority-weighted placed replicas; stage 2 keeps that level and minimizes cost
+per hour, then GPUs used. Each stage starts from the best solution known so far (stage 2 from
+stage 1's), so a time limit always returns the best plan found with the proven bound.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from recommender.catalog import Catalog
+from recommender.expand import expand
+from recommender.formulation import PRICE_SCALE, build_formulation
+from recommender.inputs import Problem
+from recommender.model import LayoutCountModel, StageResult, run_stage
+from recommender.plan import Plan, SolverStats, Unplaced
+from recommender.summary import plan_cost, summarize, unplaced_reason
 
 
 @dataclass(frozen=True)
@@ -13,12 +29,14 @@ class SolveOptions:
     time_limit_seconds: float = 30.0
     workers: int = 2
     seed: int = 0
-    spare_instances: bool = True  # carve whole GPUs (unused instances marked workload=null)
+    spare_instances: bool = True  # carve whole GPUs; unused instances are marked workload=null
+    # Share of the time limit stage 1 may use; it usually proves its optimum in milliseconds.
+    placement_share: float = 0.4
 
 
 @dataclass(frozen=True)
 class Progress:
-    """A new best solution or bound, reported while solving."""
+    """A new best solution reported while solving."""
 
     stage: str  # "placement" (maximize placed demand) or "cost" (minimize $/h)
     elapsed_seconds: float
@@ -29,3 +47,153 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def inputs_digest(problem: Problem, catalog: Catalog) -> str:
+    """SHA-256 of the inputs that determine a plan (workloads, pools, the models they use)."""
+    used = sorted({p.gpu_model for p in problem.pools})
+    payload = problem.model_dump_json() + "".join(
+        catalog.model(k).model_dump_json() for k in used
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def solve(
+    problem: Problem,
+    catalog: Catalog,
+    options: SolveOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> Plan:
+    options = options or SolveOptions()
+    started = time.perf_counter()
+    f = build_formulation(problem, catalog)
+    total = problem.total_replicas
+    total_weight = f.total_weight
+    lcm = LayoutCountModel(f)
+    lcm.add_all_constraints()
+    variables, constraints = lcm.size()
+    notes: list[str] = []
+
+    def elapsed() -> float:
+        return time.perf_counter() - started
+
+    def report(stage: str, cost: float | None, bound: float | None, placed: int | None) -> None:
+        if progress is not None:
+            progress(Progress(stage, elapsed(), cost, bound, placed, total))
+
+    # Stage 1: place as much priority-weighted demand as possible.
+    shortfall = lcm.shortfall()
+    lcm.model.minimize(shortfall)
+    budget = options.time_limit_seconds
+    stage1 = run_stage(
+        lcm,
+        budget * options.placement_share,
+        options.workers,
+        options.seed,
+        on_solution=lambda obj, _b: report("placement", None, None, None),
+    )
+    if stage1.solution is None:
+        return _no_plan(problem, catalog, options, stage1, elapsed(), variables, constraints)
+    best_shortfall = round(stage1.objective or 0)
+    placed1 = total - sum(stage1.solution.unplaced.values())
+    report("placement", None, None, placed1)
+
+    # Stage 2: keep that placement level, minimize cost then GPUs.
+    weight = lcm.gpu_weight
+    lcm.model.add(shortfall <= best_shortfall)
+    lcm.model.minimize(weight * lcm.cost() + lcm.gpus_used())
+    lcm.hint(stage1.solution)
+
+    def on_cost(obj: float, bound: float) -> None:
+        report("cost", _units_cost(obj, weight), _units_bound(bound, weight), placed1)
+
+    stage2 = run_stage(
+        lcm, max(budget - elapsed(), 0.5), options.workers, options.seed, on_solution=on_cost
+    )
+    if stage2.solution is not None:
+        final, cost_status = stage2.solution, stage2.status
+        bound = _units_bound(stage2.bound, weight)
+    else:
+        final, cost_status, bound = stage1.solution, "unknown", 0.0
+        notes.append("the cost stage found no solution in time; the plan is the placement stage's")
+
+    gpus, placed = expand(f, final, options.spare_instances)
+    unplaced = [
+        Unplaced(workload=w.name, replicas=w.replicas - placed.get(w.name, 0), reason=unplaced_reason(w, problem, catalog))
+        for w in problem.workloads
+        if placed.get(w.name, 0) < w.replicas
+    ]
+    cost = plan_cost(gpus, problem)
+    bound = min(bound, cost)
+    both_optimal = stage1.status == "optimal" and cost_status == "optimal"
+    status = "optimal" if both_optimal else "feasible"
+    if stage1.status != "optimal":
+        notes.append(
+            "placement not proven maximal: the cost bound holds for this placement level "
+            f"({total_weight - best_shortfall} of {total_weight} priority-weighted replicas)"
+        )
+    report("cost", cost, bound, total - sum(u.replicas for u in unplaced))
+    return Plan(
+        status=status,
+        cost_per_hour=round(cost, 6),
+        lower_bound_per_hour=round(bound, 6),
+        gpus=gpus,
+        unplaced=unplaced,
+        summary=summarize(gpus, unplaced, problem, catalog, bound),
+        solver=SolverStats(
+            wall_seconds=round(elapsed(), 3),
+            time_limit_seconds=options.time_limit_seconds,
+            workers=options.workers,
+            seed=options.seed,
+            placement_status=stage1.status,
+            cost_status=cost_status,
+            lower_bound_source="CP-SAT best objective bound of the cost stage",
+            layouts=sum(len(p.layouts) for p in f.pools),
+            variables=variables,
+            constraints=constraints,
+            notes=notes,
+        ),
+        inputs_sha256=inputs_digest(problem, catalog),
+    )
+
+
+def _units_cost(objective: float, weight: int) -> float:
+    return math.floor(objective / weight) / PRICE_SCALE
+
+
+def _units_bound(bound: float | None, weight: int) -> float:
+    """Lower bound on cost from a bound on `weight * cost + gpus` (gpus < weight)."""
+    if bound is None:
+        return 0.0
+    return max(0.0, math.ceil((bound - (weight - 1)) / weight - 1e-9)) / PRICE_SCALE
+
+
+def _no_plan(
+    problem: Problem,
+    catalog: Catalog,
+    options: SolveOptions,
+    stage: StageResult,
+    seconds: float,
+    variables: int,
+    constraints: int,
+) -> Plan:
+    reason = "the solver found no plan within the time limit; raise --time-limit"
+    unplaced = [Unplaced(workload=w.name, replicas=w.replicas, reason=reason) for w in problem.workloads]
+    return Plan(
+        status="unknown",
+        cost_per_hour=0.0,
+        lower_bound_per_hour=0.0,
+        gpus=[],
+        unplaced=unplaced,
+        summary=summarize([], unplaced, problem, catalog, 0.0),
+        solver=SolverStats(
+            wall_seconds=round(seconds, 3),
+            time_limit_seconds=options.time_limit_seconds,
+            workers=options.workers,
+            seed=options.seed,
+            placement_status=stage.status,
+            variables=variables,
+            constraints=constraints,
+        ),
+        inputs_sha256=inputs_digest(problem, catalog),
+    )

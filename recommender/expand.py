@@ -1,0 +1,225 @@
+"""From counts to concrete GPUs: indices, start slots and the replica on every instance.
+
+Why the expansion always succeeds
+- A pool's GPUs are numbered group by group (one group per layout with a positive count), each
+  GPU getting its layout's stored placement, which is valid by construction.
+- Spread replicas of one layout group: the model guarantees for the group of `n` GPUs that each
+  spread workload has at most `n` replicas there and that profile p carries at most
+  `count(L, p) * n` of them. Split each profile into `count(L, p)` copies carrying at most `n`
+  replicas each; the result is a bipartite multigraph (workloads x profile copies) of maximum
+  degree <= n, which König's theorem colours properly with n colours. Colour = GPU: every GPU gets
+  at most one replica per workload and at most one per profile copy, i.e. at most count(L, p) on
+  profile p, which its layout offers.
+- Pooled replicas have no per-GPU rule; the model guarantees that the pool's p instances cover
+  them all, so filling the free p instances in any order succeeds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from recommender.formulation import DemandClass, Formulation, PoolData
+from recommender.layouts import Layout, layout_violations
+from recommender.model import Solution
+from recommender.plan import PlanGpu, PlanInstance
+
+
+@dataclass
+class Slot:
+    profile: str
+    start: int
+    workload: str | None = None
+    replica: int | None = None
+
+
+def edge_colouring(edges: list[tuple[int, int]], colours: int) -> list[int]:
+    """Proper edge colouring of a bipartite multigraph with `colours` >= max degree colours.
+
+    `edges` are (left vertex, right vertex) pairs; returns a colour per edge. Classic
+    alternating-path algorithm: if the free colour `a` at the left end is used at the right end,
+    swap colours a/b along the a/b path from the right end (it cannot reach the left end in a
+    bipartite graph), which frees `a` there.
+    """
+    # at[vertex][colour] = edge index; vertices are ("L", i) / ("R", j)
+    at: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
+    cursor: dict[tuple[str, int], int] = defaultdict(int)
+    colour_of = [-1] * len(edges)
+
+    def free_colour(vertex: tuple[str, int]) -> int:
+        used = at[vertex]
+        start = cursor[vertex]
+        for step in range(colours):
+            c = (start + step) % colours
+            if c not in used:
+                cursor[vertex] = c
+                return c
+        raise ValueError("vertex degree exceeds the number of colours")
+
+    for e, (left, right) in enumerate(edges):
+        u, v = ("L", left), ("R", right)
+        a = free_colour(u)
+        if a in at[v]:
+            b = free_colour(v)
+            # Walk the path from v alternating a, b and swap the two colours along it.
+            path: list[int] = []
+            vertex, want = v, a
+            while want in at[vertex]:
+                edge = at[vertex][want]
+                path.append(edge)
+                l_end, r_end = ("L", edges[edge][0]), ("R", edges[edge][1])
+                vertex = l_end if vertex == r_end else r_end
+                want = b if want == a else a
+            for edge in path:
+                for end in (("L", edges[edge][0]), ("R", edges[edge][1])):
+                    at[end].pop(colour_of[edge], None)
+            for edge in path:
+                colour_of[edge] = b if colour_of[edge] == a else a
+                for end in (("L", edges[edge][0]), ("R", edges[edge][1])):
+                    at[end][colour_of[edge]] = edge
+        colour_of[e] = a
+        at[u][a] = e
+        at[v][a] = e
+    return colour_of
+
+
+class _ReplicaCounter:
+    """Hands out (workload, replica index) for a class, members in input order."""
+
+    def __init__(self, demand_class: DemandClass) -> None:
+        self.queue = [(w.name, w.replicas) for w in demand_class.workloads]
+        self.position = 0
+        self.next_index = 0
+        self.placed: dict[str, int] = defaultdict(int)
+
+    def take(self) -> tuple[str, int]:
+        name, replicas = self.queue[self.position]
+        replica = self.next_index
+        self.next_index += 1
+        self.placed[name] += 1
+        if self.next_index == replicas:
+            self.position += 1
+            self.next_index = 0
+        return name, replica
+
+
+def _groups(pd: PoolData, solution: Solution) -> list[tuple[Layout, list[list[Slot]]]]:
+    groups = []
+    for lay in sorted(pd.layouts, key=lambda lay: lay.key):
+        count = solution.gpus_with.get((pd.index, lay), 0)
+        if count:
+            gpus = [[Slot(p.profile, p.start) for p in lay.placements] for _ in range(count)]
+            groups.append((lay, gpus))
+    return groups
+
+
+def _place_spread(
+    f: Formulation,
+    pd: PoolData,
+    lay: Layout,
+    gpus: list[list[Slot]],
+    solution: Solution,
+    counters: dict[int, _ReplicaCounter],
+) -> None:
+    items: list[tuple[int, str]] = []  # (class index, profile) per replica
+    for (c, q, group, name), count in sorted(
+        solution.spread_placed.items(), key=lambda kv: (kv[0][0], kv[0][3])
+    ):
+        if q == pd.index and group == lay and count:
+            items.extend([(c, name)] * count)
+    if not items:
+        return
+    # Profile copies: copy k of profile p takes the k-th run of len(gpus) replicas on p.
+    copy_of: list[int] = []
+    copies: dict[tuple[str, int], int] = {}
+    seen_on_profile: dict[str, int] = defaultdict(int)
+    for _, name in items:
+        k = seen_on_profile[name] // len(gpus)
+        seen_on_profile[name] += 1
+        copy_of.append(copies.setdefault((name, k), len(copies)))
+    colours = edge_colouring([(c, copy) for (c, _), copy in zip(items, copy_of)], len(gpus))
+    for (c, name), colour in zip(items, colours):
+        slot = next(s for s in gpus[colour] if s.profile == name and s.workload is None)
+        slot.workload, slot.replica = counters[c].take()
+
+
+def _place_pooled(
+    f: Formulation,
+    pd: PoolData,
+    groups: list[tuple[Layout, list[list[Slot]]]],
+    solution: Solution,
+    counters: dict[int, _ReplicaCounter],
+) -> None:
+    free: dict[str, list[Slot]] = defaultdict(list)
+    for _, gpus in groups:
+        for gpu in gpus:
+            for slot in gpu:
+                if slot.workload is None:
+                    free[slot.profile].append(slot)
+    for name in free:
+        free[name].reverse()  # pop() then fills GPUs in index order
+    for (c, q, name), count in sorted(solution.placed.items()):
+        if q != pd.index:
+            continue
+        for _ in range(count):
+            slot = free[name].pop()
+            slot.workload, slot.replica = counters[c].take()
+
+
+def _plainer_profile(f: Formulation, pd: PoolData, name: str) -> str | None:
+    """The profile without +me/+me.all/-me suffix (same span and memory), if the model has it."""
+    for suffix in ("+me.all", "+me", "-me"):
+        if name.endswith(suffix):
+            base = name[: -len(suffix)]
+            if base in pd.model.profile_by_name:
+                return base
+    return None
+
+
+def _simplify(f: Formulation, pd: PoolData, gpu: list[Slot], media_users: set[str]) -> None:
+    """Use plain profiles where a suffixed one is not needed, if the layout stays valid.
+
+    The model picks among non-dominated layouts, e.g. `2g.48gb+me.all | 2g.48gb-me` on RTX PRO;
+    with no media workload on it, `2g.48gb | 2g.48gb` is what an operator expects to see.
+    """
+    for suffix in ("+me.all", "-me", "+me"):
+        for slot in gpu:
+            if not slot.profile.endswith(suffix) or slot.workload in media_users:
+                continue
+            plain = _plainer_profile(f, pd, slot.profile)
+            if plain is None:
+                continue
+            trial = [(plain if s is slot else s.profile, s.start) for s in gpu]
+            if not layout_violations(pd.model, trial):
+                slot.profile = plain
+
+
+def expand(
+    f: Formulation, solution: Solution, spare_instances: bool = True
+) -> tuple[list[PlanGpu], dict[str, int]]:
+    """Concrete GPUs for a solution, and the number of placed replicas per workload."""
+    counters = {c.index: _ReplicaCounter(c) for c in f.classes}
+    media_users = {w.name for w in f.problem.workloads if w.media}
+    plan_gpus: list[PlanGpu] = []
+    for pd in f.pools:
+        groups = _groups(pd, solution)
+        for lay, gpus in groups:
+            _place_spread(f, pd, lay, gpus, solution, counters)
+        _place_pooled(f, pd, groups, solution, counters)
+        index = 0
+        for _, gpus in groups:
+            for gpu in gpus:
+                _simplify(f, pd, gpu, media_users)
+                kept = [s for s in gpu if spare_instances or s.workload is not None]
+                # A GPU hosting no replica only costs money: leave it uncarved.
+                if any(s.workload is not None for s in kept):
+                    instances = [PlanInstance(**vars(s)) for s in kept]
+                    plan_gpus.append(
+                        PlanGpu(pool=pd.pool.pool, index=index, gpu_model=pd.pool.gpu_model, instances=instances)
+                    )
+                    index += 1
+    placed: dict[str, int] = defaultdict(int)
+    for counter in counters.values():
+        for name, count in counter.placed.items():
+            placed[name] += count
+    return plan_gpus, dict(placed)
