@@ -146,7 +146,9 @@ class Catalog(BaseModel):
         """The closest model key to a misspelt name, for error messages."""
         candidates = {k.casefold(): k for k in self.models}
         candidates.update(self._alias_to_key)
-        match = difflib.get_close_matches(name.strip().casefold(), list(candidates), n=1, cutoff=0.5)
+        match = difflib.get_close_matches(
+            name.strip().casefold(), list(candidates), n=1, cutoff=0.5
+        )
         return candidates[match[0]] if match else None
 
     def model(self, key: str) -> GpuModel:

@@ -137,8 +137,9 @@ def _place_spread(
         k = seen_on_profile[name] // len(gpus)
         seen_on_profile[name] += 1
         copy_of.append(copies.setdefault((name, k), len(copies)))
-    colours = edge_colouring([(c, copy) for (c, _), copy in zip(items, copy_of)], len(gpus))
-    for (c, name), colour in zip(items, colours):
+    edges = [(c, copy) for (c, _), copy in zip(items, copy_of, strict=True)]
+    colours = edge_colouring(edges, len(gpus))
+    for (c, name), colour in zip(items, colours, strict=True):
         slot = next(s for s in gpus[colour] if s.profile == name and s.workload is None)
         slot.workload, slot.replica = counters[c].take()
 
@@ -215,7 +216,12 @@ def expand(
                 if any(s.workload is not None for s in kept):
                     instances = [PlanInstance(**vars(s)) for s in kept]
                     plan_gpus.append(
-                        PlanGpu(pool=pd.pool.pool, index=index, gpu_model=pd.pool.gpu_model, instances=instances)
+                        PlanGpu(
+                            pool=pd.pool.pool,
+                            index=index,
+                            gpu_model=pd.pool.gpu_model,
+                            instances=instances,
+                        )
                     )
                     index += 1
     placed: dict[str, int] = defaultdict(int)

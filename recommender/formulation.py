@@ -95,7 +95,9 @@ def build_formulation(problem: Problem, catalog: Catalog) -> Formulation:
             for name in pd.profiles
             if fits(workload, pd.pool.gpu_model, pd.model, pd.model.profile(name))
         )
-        key = ("spread", workload.name) if workload.spread else ("pooled", workload.priority, options)
+        key = (
+            ("spread", workload.name) if workload.spread else ("pooled", workload.priority, options)
+        )
         grouped.setdefault(key, []).append(workload)
 
     classes: list[DemandClass] = []

@@ -123,7 +123,9 @@ def _decode(source: Source, label: str) -> str:
         except FileNotFoundError:
             raise InputError([InputIssue(label, None, None, "file not found")]) from None
         except IsADirectoryError:
-            raise InputError([InputIssue(label, None, None, "is a directory, not a file")]) from None
+            raise InputError(
+                [InputIssue(label, None, None, "is a directory, not a file")]
+            ) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -164,7 +166,9 @@ def _read_table(
             issues.append(InputIssue(label, 1, name, hint))
     for name, required in columns.items():
         if required and name not in seen:
-            issues.append(InputIssue(label, 1, name, f"required column is missing (columns: {allowed})"))
+            issues.append(
+                InputIssue(label, 1, name, f"required column is missing (columns: {allowed})")
+            )
     if issues:
         raise InputError(issues)
     if frame.empty:
@@ -238,7 +242,9 @@ class _RowReader:
         default: int | None = None,
     ) -> int | None:
         raw = row.get(column, "").strip()
-        allowed = f"a whole number {minimum}..{maximum}" if maximum else f"a whole number >= {minimum}"
+        allowed = (
+            f"a whole number {minimum}..{maximum}" if maximum else f"a whole number >= {minimum}"
+        )
         if not raw:
             if default is None:
                 self.fail(column, f"is empty (required: {allowed})")
@@ -263,7 +269,9 @@ class _RowReader:
             return False
         if raw in TRUE_WORDS:
             return True
-        self.fail(column, f"'{row[column].strip()}' is not a yes/no value (allowed: {BOOL_ALLOWED})")
+        self.fail(
+            column, f"'{row[column].strip()}' is not a yes/no value (allowed: {BOOL_ALLOWED})"
+        )
         return None
 
     def gpu_model(self, raw: str, column: str, catalog: Catalog) -> str | None:
@@ -312,7 +320,9 @@ def read_workloads(
         before = len(issues)
         name = cells.text(row, "name")
         memory = cells.number(row, "memory_gb", minimum=0, strict=True)
-        compute = cells.integer(row, "compute_slices", minimum=1, maximum=MAX_COMPUTE_SLICES, default=1)
+        compute = cells.integer(
+            row, "compute_slices", minimum=1, maximum=MAX_COMPUTE_SLICES, default=1
+        )
         replicas = cells.integer(row, "replicas", minimum=1, default=1)
         priority = cells.integer(row, "priority", minimum=1, default=1)
         media = cells.boolean(row, "media")
@@ -320,9 +330,15 @@ def read_workloads(
         models: tuple[str, ...] | None = None
         raw_models = row.get("gpu_models", "").strip()
         if raw_models and raw_models.casefold() != "any":
-            keys = [cells.gpu_model(part.strip(), "gpu_models", catalog) for part in raw_models.split("|")]
+            keys = [
+                cells.gpu_model(part.strip(), "gpu_models", catalog)
+                for part in raw_models.split("|")
+            ]
             if any(not part.strip() for part in raw_models.split("|")):
-                cells.fail("gpu_models", "has an empty entry (join model keys with '|', e.g. A100-80GB|H100-80GB)")
+                cells.fail(
+                    "gpu_models",
+                    "has an empty entry (join model keys with '|', e.g. A100-80GB|H100-80GB)",
+                )
             models = tuple(dict.fromkeys(k for k in keys if k))
         if name is not None:
             names.append((line, name))
@@ -410,7 +426,9 @@ def load_problem(
     max_replicas: int | None = None,
 ) -> Problem:
     """Both files, validated together: raises one InputError with the problems of both."""
-    w_label = workloads_label or (Path(workloads).name if not isinstance(workloads, bytes) else "workloads.csv")
+    w_label = workloads_label or (
+        Path(workloads).name if not isinstance(workloads, bytes) else "workloads.csv"
+    )
     f_label = fleet_label or (Path(fleet).name if not isinstance(fleet, bytes) else "fleet.csv")
     issues: list[InputIssue] = []
     parsed_w = _collect(lambda: read_workloads(workloads, catalog, w_label, max_replicas), issues)

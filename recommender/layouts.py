@@ -42,7 +42,9 @@ class Layout:
         if model is None:
             names = [p.profile for p in self.placements]
         else:
-            ordered = sorted(self.placements, key=lambda p: (-model.profile(p.profile).span, p.start))
+            ordered = sorted(
+                self.placements, key=lambda p: (-model.profile(p.profile).span, p.start)
+            )
             names = [p.profile for p in ordered]
         return " | ".join(names)
 

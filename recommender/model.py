@@ -61,7 +61,9 @@ class LayoutCountModel:
         m = self.model
         for pd in self.f.pools:
             for lay in pd.layouts:
-                self.gpus_with[pd.index, lay] = m.new_int_var(0, pd.pool.gpus, f"y_{pd.index}_{lay.key}")
+                self.gpus_with[pd.index, lay] = m.new_int_var(
+                    0, pd.pool.gpus, f"y_{pd.index}_{lay.key}"
+                )
         for c in self.f.classes:
             self.unplaced[c.index] = m.new_int_var(0, c.demand, f"u_{c.index}")
             for q, name in c.options:
@@ -74,7 +76,9 @@ class LayoutCountModel:
                                 0, cap, f"z_{c.index}_{q}_{lay.key}_{name}"
                             )
                 else:
-                    self.placed[c.index, q, name] = m.new_int_var(0, c.demand, f"x_{c.index}_{q}_{name}")
+                    self.placed[c.index, q, name] = m.new_int_var(
+                        0, c.demand, f"x_{c.index}_{q}_{name}"
+                    )
 
     # --- constraint groups --------------------------------------------------------------------
 
@@ -93,7 +97,9 @@ class LayoutCountModel:
         for (q, name), terms in users.items():
             pd = self.f.pools[q]
             offered = sum(
-                lay.counts[name] * self.gpus_with[q, lay] for lay in pd.layouts if name in lay.counts
+                lay.counts[name] * self.gpus_with[q, lay]
+                for lay in pd.layouts
+                if name in lay.counts
             )
             self.model.add(sum(terms) <= offered)
 

@@ -52,9 +52,7 @@ ProgressCallback = Callable[[Progress], None]
 def inputs_digest(problem: Problem, catalog: Catalog) -> str:
     """SHA-256 of the inputs that determine a plan (workloads, pools, the models they use)."""
     used = sorted({p.gpu_model for p in problem.pools})
-    payload = problem.model_dump_json() + "".join(
-        catalog.model(k).model_dump_json() for k in used
-    )
+    payload = problem.model_dump_json() + "".join(catalog.model(k).model_dump_json() for k in used)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -119,7 +117,11 @@ def solve(
 
     gpus, placed = expand(f, final, options.spare_instances)
     unplaced = [
-        Unplaced(workload=w.name, replicas=w.replicas - placed.get(w.name, 0), reason=unplaced_reason(w, problem, catalog))
+        Unplaced(
+            workload=w.name,
+            replicas=w.replicas - placed.get(w.name, 0),
+            reason=unplaced_reason(w, problem, catalog),
+        )
         for w in problem.workloads
         if placed.get(w.name, 0) < w.replicas
     ]
@@ -178,7 +180,9 @@ def _no_plan(
     constraints: int,
 ) -> Plan:
     reason = "the solver found no plan within the time limit; raise --time-limit"
-    unplaced = [Unplaced(workload=w.name, replicas=w.replicas, reason=reason) for w in problem.workloads]
+    unplaced = [
+        Unplaced(workload=w.name, replicas=w.replicas, reason=reason) for w in problem.workloads
+    ]
     return Plan(
         status="unknown",
         cost_per_hour=0.0,

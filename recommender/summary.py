@@ -95,7 +95,11 @@ def unplaced_reason(workload: Workload, problem: Problem, catalog: Catalog) -> s
     if not fitting_models:
         _, m, biggest = max(candidates, key=lambda c: (c[2].memory_mib, c[2].compute_slices))
         if biggest.memory_mib < workload.memory_mib:
-            what = "largest media-capable allowed profile" if workload.media else "largest allowed profile"
+            what = (
+                "largest media-capable allowed profile"
+                if workload.media
+                else "largest allowed profile"
+            )
             return (
                 f"needs {workload.memory_gb:g} GiB; the {what} ({m} {biggest.name}) "
                 f"has {biggest.memory_gib:.2f} GiB"

@@ -1,0 +1,355 @@
+"""Views of a plan for the tools that apply it (DESIGN.md §4).
+
+Every export is a pure function `(plan, problem, catalog) -> str`: CSV for spreadsheets, a
+mig-parted config, an `nvidia-smi` script that creates every instance at its exact start slot,
+and the Kubernetes resources each node then advertises. `EXPORTS` is the one table the CLI and
+the page use to offer them.
+
+Node convention (DESIGN.md §3): GPU i of a pool is device `i % gpus_per_node` of node
+`i // gpus_per_node`, named `<pool>-node-<n>`; `node_of` is the only place that knows it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import yaml
+
+from recommender.catalog import Catalog, GpuModel, Profile
+from recommender.inputs import Pool, Problem
+from recommender.plan import Plan, PlanGpu, PlanInstance
+
+ExportFunction = Callable[[Plan, Problem, Catalog], str]
+
+CSV_COLUMNS = (
+    "pool",
+    "node",
+    "device",
+    "gpu_index",
+    "gpu_model",
+    "profile",
+    "profile_id",
+    "start",
+    "span",
+    "memory_gib",
+    "compute_slices",
+    "workload",
+    "replica",
+)
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+K8S_RESOURCE_PREFIX = "nvidia.com/mig-"
+K8S_CONFIG_LABEL = "nvidia.com/mig.config"
+
+
+def node_of(pool: Pool, index: int) -> tuple[str, int]:
+    """(node name, device index on that node) of GPU `index` of `pool`."""
+    node, device = divmod(index, pool.gpus_per_node)
+    return f"{pool.pool}-node-{node}", device
+
+
+# --- grouping the plan by node -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeGpu:
+    """A planned GPU with where it sits and its catalog entry."""
+
+    pool: Pool
+    node: str
+    device: int
+    gpu: PlanGpu
+    model: GpuModel
+
+    def profile(self, instance: PlanInstance) -> Profile:
+        return self.model.profile(instance.profile)
+
+
+def _pool(problem: Problem, name: str) -> Pool:
+    for pool in problem.pools:
+        if pool.pool == name:
+            return pool
+    raise ValueError(f"plan GPU is in pool '{name}', which the problem does not have")
+
+
+def _planned_gpus(plan: Plan, problem: Problem, catalog: Catalog) -> list[NodeGpu]:
+    """GPUs hosting at least one instance, in the problem's pool order, then by index."""
+    pool_order = {pool.pool: position for position, pool in enumerate(problem.pools)}
+    gpus: list[NodeGpu] = []
+    for gpu in plan.gpus:
+        if not gpu.instances:
+            continue  # an empty GPU is left alone, not configured
+        pool = _pool(problem, gpu.pool)
+        node, device = node_of(pool, gpu.index)
+        gpus.append(NodeGpu(pool, node, device, gpu, catalog.model(gpu.gpu_model)))
+    gpus.sort(key=lambda g: (pool_order[g.pool.pool], g.gpu.index))
+    return gpus
+
+
+def _gpus_by_node(plan: Plan, problem: Problem, catalog: Catalog) -> dict[str, list[NodeGpu]]:
+    """Node name -> its planned GPUs by device; only nodes with at least one planned GPU."""
+    nodes: dict[str, list[NodeGpu]] = {}
+    for node_gpu in _planned_gpus(plan, problem, catalog):
+        on_node = nodes.setdefault(node_gpu.node, [])
+        if any(other.device == node_gpu.device for other in on_node):
+            raise ValueError(
+                f"pool '{node_gpu.pool.pool}' GPU {node_gpu.gpu.index} appears twice in the plan"
+            )
+        on_node.append(node_gpu)
+    for on_node in nodes.values():
+        on_node.sort(key=lambda g: g.device)
+    return nodes
+
+
+def _largest_first(model: GpuModel, instances: list[PlanInstance]) -> list[PlanInstance]:
+    """Largest span first, then by start: the order `nvidia-smi -cgi` creates them in."""
+    return sorted(instances, key=lambda i: (-model.profile(i.profile).span, i.start))
+
+
+def _profile_order(model: GpuModel, name: str) -> tuple[int, int, str]:
+    profile = model.profile(name)
+    return (-profile.span, -profile.compute_slices, name)
+
+
+def _profile_counts(node_gpu: NodeGpu) -> dict[str, int]:
+    """{profile: count} of one GPU, largest profile first."""
+    counts: dict[str, int] = {}
+    names = sorted(
+        (i.profile for i in node_gpu.gpu.instances),
+        key=lambda name: _profile_order(node_gpu.model, name),
+    )
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _cost_line(plan: Plan) -> str:
+    return (
+        f"status {plan.status}, cost {plan.cost_per_hour:g} per hour "
+        f"(proven lower bound {plan.lower_bound_per_hour:g})"
+    )
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def _guard_cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula gets a leading quote; other values pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def plan_to_csv(plan: Plan, problem: Problem, catalog: Catalog) -> str:
+    """One row per instance (spares have empty workload and replica), GPUs in pool order."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for node_gpu in _planned_gpus(plan, problem, catalog):
+        for instance in sorted(node_gpu.gpu.instances, key=lambda i: i.start):
+            profile = node_gpu.profile(instance)
+            row = (
+                node_gpu.pool.pool,
+                node_gpu.node,
+                node_gpu.device,
+                node_gpu.gpu.index,
+                node_gpu.gpu.gpu_model,
+                profile.name,
+                profile.id,
+                instance.start,
+                profile.span,
+                round(profile.memory_gib, 3),
+                profile.compute_slices,
+                "" if instance.workload is None else instance.workload,
+                "" if instance.replica is None else instance.replica,
+            )
+            writer.writerow([_guard_cell(cell) for cell in row])
+    return out.getvalue()
+
+
+# --- mig-parted --------------------------------------------------------------------------------
+
+
+def _node_mig_parted_config(on_node: list[NodeGpu]) -> list[dict]:
+    """One entry per distinct profile multiset of the node, with the devices that carry it."""
+    devices_by_layout: dict[tuple[tuple[str, int], ...], list[int]] = {}
+    counts_by_layout: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+    for node_gpu in on_node:
+        counts = _profile_counts(node_gpu)
+        layout = tuple(counts.items())
+        devices_by_layout.setdefault(layout, []).append(node_gpu.device)
+        counts_by_layout[layout] = counts
+    return [
+        {"devices": sorted(devices), "mig-enabled": True, "mig-devices": counts_by_layout[layout]}
+        for layout, devices in devices_by_layout.items()
+    ]
+
+
+def plan_to_mig_parted(plan: Plan, problem: Problem, catalog: Catalog) -> str:
+    """mig-parted `v1` config: one config per node, named after the node."""
+    nodes = _gpus_by_node(plan, problem, catalog)
+    config = {
+        "version": "v1",
+        "mig-configs": {node: _node_mig_parted_config(gpus) for node, gpus in nodes.items()},
+    }
+    header = [
+        f"# mig-parted config from a MIG recommender plan: {_cost_line(plan)}.",
+        "# One config per node, named after the node:",
+        "#   nvidia-mig-parted apply -f mig-parted.yaml -c <node name>",
+        "# mig-parted picks the instance placements itself (its config has no start slots), so",
+        "# the layout it builds may differ from the plan's; the nvidia-smi script export creates",
+        "# every instance at the plan's exact start slot.",
+        "# GPUs of a node that the plan leaves empty are not listed: mig-parted leaves unlisted",
+        "# devices alone.",
+    ]
+    body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return "\n".join(header) + "\n" + body
+
+
+# --- nvidia-smi script -------------------------------------------------------------------------
+
+
+def _comment_text(text: str) -> str:
+    """User text made safe for a one-line shell comment (a line break would end the comment)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _instance_comment(node_gpu: NodeGpu, instance: PlanInstance) -> str:
+    profile = node_gpu.profile(instance)
+    if instance.workload is None:
+        hosts = "spare (no workload)"
+    else:
+        hosts = f"{_comment_text(instance.workload)} replica {instance.replica}"
+    return f"#   {profile.name} (id {profile.id}) at start {instance.start}: {hosts}"
+
+
+def _gpu_commands(node_gpu: NodeGpu) -> list[str]:
+    gpu = node_gpu.gpu
+    device = node_gpu.device
+    ordered = _largest_first(node_gpu.model, gpu.instances)
+    placements = ",".join(f"{node_gpu.profile(i).id}:{i.start}" for i in ordered)
+    lines = [
+        f"# device {device}: pool {_comment_text(gpu.pool)} GPU {gpu.index} ({gpu.gpu_model})",
+        *(_instance_comment(node_gpu, instance) for instance in ordered),
+        f"nvidia-smi -i {device} -mig 1",
+        f"nvidia-smi mig -i {device} -cgi {placements} -C",
+    ]
+    return lines
+
+
+def _script_header(plan: Plan, node_names: list[str]) -> list[str]:
+    known = " ".join(shlex.quote(name) for name in node_names)
+    return [
+        "#!/usr/bin/env bash",
+        f"# Creates the MIG instances of a MIG recommender plan: {_cost_line(plan)}.",
+        "# Run as root on each node with the node's name: ./create-mig-instances.sh <node name>",
+        "# Every instance is created at the plan's exact start slot (-cgi <profile id>:<start>),",
+        "# largest first. Destroy existing instances first:",
+        "#   nvidia-smi mig -dci && nvidia-smi mig -dgi",
+        "# Enabling MIG mode on Ampere GPUs (A30, A100) may need a GPU reset",
+        "# (nvidia-smi -i <device> -r) or a reboot before instances can be created.",
+        "set -euo pipefail",
+        "",
+        "usage() {",
+        '  echo "usage: $0 <node name>" >&2',
+        f"  echo {shlex.quote('nodes in this plan:')} {known} >&2",
+        "}",
+        "",
+        "if [[ $# -ne 1 ]]; then",
+        "  usage",
+        "  exit 2",
+        "fi",
+        "",
+    ]
+
+
+def plan_to_nvidia_smi(plan: Plan, problem: Problem, catalog: Catalog) -> str:
+    """Bash script taking the node name as `$1`; one `case` branch per node with planned GPUs."""
+    nodes = _gpus_by_node(plan, problem, catalog)
+    lines = _script_header(plan, list(nodes))
+    lines.append('case "$1" in')
+    for node, on_node in nodes.items():
+        # Quoted patterns match literally, so pool names cannot inject shell code.
+        lines.append(f"  {shlex.quote(node)})")
+        for node_gpu in on_node:
+            lines.extend(f"    {line}" for line in _gpu_commands(node_gpu))
+        lines.append("    ;;")
+    lines += [
+        "  *)",
+        '    echo "unknown node: $1" >&2',
+        "    usage",
+        "    exit 2",
+        "    ;;",
+        "esac",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- Kubernetes --------------------------------------------------------------------------------
+
+
+def k8s_resource_name(profile: str) -> str:
+    """Device-plugin resource of a profile under the mixed strategy (mig_rules.md §6).
+
+    `+` becomes `.` (`1g.24gb+me` -> `nvidia.com/mig-1g.24gb.me`); the `-me` hyphen stays.
+    """
+    return K8S_RESOURCE_PREFIX + profile.replace("+", ".")
+
+
+def kubernetes_resources(
+    plan: Plan, problem: Problem, catalog: Catalog
+) -> dict[str, dict[str, int]]:
+    """Per node, {`nvidia.com/mig-<profile>`: count} over every carved instance (spares too)."""
+    resources: dict[str, dict[str, int]] = {}
+    for node, on_node in _gpus_by_node(plan, problem, catalog).items():
+        named: list[tuple[tuple[int, int, str], str]] = []
+        for node_gpu in on_node:
+            for instance in node_gpu.gpu.instances:
+                order = _profile_order(node_gpu.model, instance.profile)
+                named.append((order, k8s_resource_name(instance.profile)))
+        counts: dict[str, int] = {}
+        for _, name in sorted(named):
+            counts[name] = counts.get(name, 0) + 1
+        resources[node] = counts
+    return resources
+
+
+def plan_to_kubernetes(plan: Plan, problem: Problem, catalog: Catalog) -> str:
+    """YAML: per node, the mig-parted config label and the MIG resources it will advertise."""
+    nodes = {
+        node: {"labels": {K8S_CONFIG_LABEL: node}, "resources": counts}
+        for node, counts in kubernetes_resources(plan, problem, catalog).items()
+    }
+    header = [
+        f"# Kubernetes MIG resources per node for a MIG recommender plan: {_cost_line(plan)}.",
+        "# Resource names follow the device plugin's mixed strategy: the node needs",
+        "# nvidia.com/mig.strategy=mixed (GPU Operator: mig.strategy=mixed).",
+        f"# Label each node {K8S_CONFIG_LABEL}=<node name> so the MIG manager applies the",
+        "# mig-parted config of the same name (mig-parted export).",
+        "# Counts include spare instances: carved, advertised, not used by a planned workload.",
+    ]
+    body = yaml.safe_dump(
+        {"nodes": nodes}, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
+    return "\n".join(header) + "\n" + body
+
+
+# --- the table the CLI and the page use --------------------------------------------------------
+
+
+def plan_to_json(plan: Plan, problem: Problem, catalog: Catalog) -> str:
+    """The plan itself, the stable contract (DESIGN.md §4)."""
+    return plan.to_json()
+
+
+EXPORTS: dict[str, tuple[str, str, ExportFunction]] = {
+    "json": ("plan.json", "application/json", plan_to_json),
+    "csv": ("plan.csv", "text/csv", plan_to_csv),
+    "mig-parted": ("mig-parted.yaml", "application/yaml", plan_to_mig_parted),
+    "nvidia-smi": ("create-mig-instances.sh", "text/x-shellscript", plan_to_nvidia_smi),
+    "kubernetes": ("kubernetes-mig-resources.yaml", "application/yaml", plan_to_kubernetes),
+}
