@@ -7,7 +7,7 @@ Variables
 - `unplaced[c]`: replicas of class c left out.
 
 Objective, lexicographic, solved in two stages: (1) minimize priority-weighted unplaced
-replicas; (2) with that fixed, minimize cost per hour, then GPUs used.
+replicas; (2) with that fixed, minimize cost per hour, then fragmentation (GPUs, instance sizes).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from ortools.sat.python import cp_model
 
 from recommender.formulation import PRICE_SCALE, Formulation
 from recommender.layouts import Layout
-
-StageCallback = Callable[[str, float, float, float, int], None]
 
 
 @dataclass
@@ -145,13 +143,26 @@ class LayoutCountModel:
         """Cost per hour in PRICE_SCALE units: every carved GPU hosts a replica or is waste."""
         return sum(self.f.pools[q].price * var for (q, _), var in self.gpus_with.items())
 
-    def gpus_used(self) -> cp_model.LinearExprT:
-        return sum(self.gpus_with.values())
+    def fragmentation(self) -> cp_model.LinearExprT:
+        """Tie-breaker among equal-cost plans, in axis units: the units of every carved GPU
+        (fewer GPUs) plus the units of every instance hosting a replica (right-sized instances,
+        which leave larger spare instances for later)."""
+        carved = sum(
+            self.f.pools[q].model.placement_units * var for (q, _), var in self.gpus_with.items()
+        )
+        hosting = sum(
+            self.f.pools[q].model.profile(name).span * var
+            for (_, q, name), var in self.placed.items()
+        ) + sum(
+            self.f.pools[q].model.profile(name).span * var
+            for (_, q, _lay, name), var in self.spread_placed.items()
+        )
+        return carved + hosting
 
     @property
-    def gpu_weight(self) -> int:
-        """Cost is worth more than any number of GPUs: weight of one cost unit in stage 2."""
-        return self.f.total_gpus + 1
+    def cost_weight(self) -> int:
+        """Weight of one cost unit in stage 2: more than the largest possible fragmentation."""
+        return 2 * sum(p.pool.gpus * p.model.placement_units for p in self.f.pools) + 1
 
     # --- solving ------------------------------------------------------------------------------
 

@@ -96,10 +96,10 @@ def solve(
     placed1 = total - sum(stage1.solution.unplaced.values())
     report("placement", None, None, placed1)
 
-    # Stage 2: keep that placement level, minimize cost then GPUs.
-    weight = lcm.gpu_weight
+    # Stage 2: keep that placement level, minimize cost, then GPUs and instance sizes.
+    weight = lcm.cost_weight
     lcm.model.add(shortfall <= best_shortfall)
-    lcm.model.minimize(weight * lcm.cost() + lcm.gpus_used())
+    lcm.model.minimize(weight * lcm.cost() + lcm.fragmentation())
     lcm.hint(stage1.solution)
 
     def on_cost(obj: float, bound: float) -> None:
@@ -164,7 +164,7 @@ def _units_cost(objective: float, weight: int) -> float:
 
 
 def _units_bound(bound: float | None, weight: int) -> float:
-    """Lower bound on cost from a bound on `weight * cost + gpus` (gpus < weight)."""
+    """Lower bound on cost from a bound on `weight * cost + fragmentation` (< weight)."""
     if bound is None:
         return 0.0
     return max(0.0, math.ceil((bound - (weight - 1)) / weight - 1e-9)) / PRICE_SCALE

@@ -1,0 +1,437 @@
+"""Per-GPU Boolean CP-SAT model: an independent cross-check of the planner on small fleets.
+
+Every GPU of every pool gets its own variables: a Boolean `x[g, p, s]` per profile `p` and legal
+start `s` (with an optional fixed-size interval on the GPU's placement axis) and a Boolean
+`a[w, g, p, s]` when a replica of workload `w` runs on that instance. The placement rules of
+DESIGN.md §2 are stated directly on these variables, so this model shares no code with the layout
+enumeration or the aggregated layout-count model: when both agree on the optimum, both are likely
+right. The model grows with GPUs x starts x workloads; keep it to small fleets (about 16 GPUs and
+60 replicas).
+
+The objective is lexicographic, solved in stages on one model, each stage fixing the value the
+previous one reached and starting from its solution:
+1. maximize the priority-weighted placed replicas;
+2. minimize the cost in integer units of 1e-4 $/h;
+3. minimize GPUs used, then instances carved but hosting nothing, then replicas of non-media
+   workloads on profiles with a suffix (`+me`, `+me.all`, `-me`, `+gfx`): plain layouts stay plain;
+   then axis units carved, so a replica gets the smallest instance that fits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from recommender.catalog import Catalog, GpuModel, Profile
+from recommender.inputs import Pool, Problem, Workload
+from recommender.plan import Plan, PlanGpu, PlanInstance, SolverStats, Status, Unplaced
+
+COST_UNITS_PER_DOLLAR = 10_000  # the cost stage works in integer 1e-4 $/h
+# Share of the remaining time each stage may use; the last stage gets whatever is left.
+STAGE_TIME_SHARES = (0.4, 0.7, 1.0)
+MIN_STAGE_SECONDS = 0.05  # every stage gets a moment, so the previous solution is at least kept
+FORMULATION = "per-GPU Boolean CP-SAT"
+
+_STATUS_NAMES: dict[int, Status] = {
+    cp_model.OPTIMAL: "optimal",
+    cp_model.FEASIBLE: "feasible",
+    cp_model.INFEASIBLE: "infeasible",
+}
+
+
+@dataclass(frozen=True)
+class PerGpuResult:
+    """A plan from the per-GPU model and the numbers it was optimized for."""
+
+    plan: Plan
+    placed_weight: int  # sum of priority x placed replicas
+    cost_per_hour: float
+    gpus_used: int
+    optimal: bool  # every stage proved optimal
+
+
+@dataclass(frozen=True)
+class _Gpu:
+    """One physical GPU: position `index` (0..gpus-1) in its pool."""
+
+    pool: Pool
+    index: int
+    model: GpuModel
+
+
+# (gpu position in the model's GPU list, profile name, start unit)
+SlotKey = tuple[int, str, int]
+# (gpu position in the model's GPU list, profile name)
+ProfileKey = tuple[int, str]
+
+
+def fits(workload: Workload, gpu_model_key: str, model: GpuModel, profile: Profile) -> bool:
+    """Whether one replica of `workload` may run on an instance of `profile`."""
+    if not workload.allows(gpu_model_key):
+        return False
+    if profile.memory_mib < workload.memory_gb * 1024:
+        return False
+    if profile.compute_slices < workload.compute_slices:
+        return False
+    return not workload.media or model.media_capable(profile)
+
+
+def _total(terms: Iterable[cp_model.IntVar]) -> cp_model.LinearExpr:
+    """Sum as a CP-SAT expression, also when there are no terms."""
+    return cp_model.LinearExpr.sum(list(terms))
+
+
+class PerGpuModel:
+    """The CP-SAT variables and constraints; each constraint group is its own method."""
+
+    def __init__(self, problem: Problem, catalog: Catalog) -> None:
+        self.problem = problem
+        self.model = cp_model.CpModel()
+        self.gpus: list[_Gpu] = [
+            _Gpu(pool, index, catalog.model(pool.gpu_model))
+            for pool in problem.pools
+            for index in range(pool.gpus)
+        ]
+        self.x: dict[SlotKey, cp_model.IntVar] = {}
+        self.used: list[cp_model.IntVar] = []
+        # Replicas of a workload on the instances of one profile of one GPU. Instances of one
+        # profile on a GPU are interchangeable, so counting per profile (not per start) removes
+        # a symmetry the solver would otherwise explore.
+        self.a: dict[tuple[str, ProfileKey], cp_model.IntVar] = {}
+        self.unplaced: dict[str, cp_model.IntVar] = {}
+        self._add_instances()
+        self._add_gpu_rules()
+        self._add_assignment()
+        self._add_spread()
+        self._add_symmetry_breaking()
+
+    # --- variables and constraints -------------------------------------------------------------
+
+    def slots(self, g: int) -> list[tuple[Profile, int, cp_model.IntVar]]:
+        """Every (profile, start, x) of GPU g."""
+        model = self.gpus[g].model
+        return [(p, s, self.x[g, p.name, s]) for p in model.profiles for s in p.starts]
+
+    def _add_instances(self) -> None:
+        """x[g,p,s] with its interval; no two instances of a GPU overlap on the axis."""
+        for g, gpu in enumerate(self.gpus):
+            intervals = []
+            for profile in gpu.model.profiles:
+                for start in profile.starts:
+                    name = f"x[{gpu.pool.pool}/{gpu.index},{profile.name}@{start}]"
+                    chosen = self.model.new_bool_var(name)
+                    self.x[g, profile.name, start] = chosen
+                    intervals.append(
+                        self.model.new_optional_fixed_size_interval_var(
+                            start, profile.span, chosen, f"iv{name[1:]}"
+                        )
+                    )
+            self.model.add_no_overlap(intervals)
+            self.used.append(self.model.new_bool_var(f"used[{gpu.pool.pool}/{gpu.index}]"))
+
+    def _add_gpu_rules(self) -> None:
+        """Per-GPU rules: +me, +me.all, max count per profile, max instances, used <=> carved."""
+        for g, gpu in enumerate(self.gpus):
+            slots = self.slots(g)
+            carved = [x for _, _, x in slots]
+            self.model.add(_total(x for p, _, x in slots if p.has_me) <= 1)
+            for profile in gpu.model.profiles:
+                same = [x for p, _, x in slots if p.name == profile.name]
+                self.model.add(_total(same) <= profile.max_count)
+            self.model.add(_total(carved) <= gpu.model.max_instances)
+            for p_all, s_all, x_all in slots:
+                if not p_all.has_me_all:
+                    continue
+                # "Allocation of this profile prevents allocation of all but _NO_ME profiles."
+                others = [x for p, s, x in slots if (p, s) != (p_all, s_all) and not p.no_me]
+                if others:
+                    self.model.add(_total(others) == 0).only_enforce_if(x_all)
+            for x in carved:
+                self.model.add_implication(x, self.used[g])
+            # Redundant with no-overlap, but it lets the LP relaxation (and so the cost bound)
+            # see that a GPU's units come only with paying for the GPU.
+            spans = [p.span for p, _, _ in slots]
+            self.model.add(
+                cp_model.LinearExpr.weighted_sum(carved, spans)
+                <= gpu.model.placement_units * self.used[g]
+            )
+            # A used GPU carries an instance, so the cost counts exactly the GPUs in the plan.
+            self.model.add(_total(carved) >= 1).only_enforce_if(self.used[g])
+
+    def _add_assignment(self) -> None:
+        """a[w,g,p] only where p fits w; one replica per instance; every replica counted."""
+        hosted: dict[ProfileKey, list[cp_model.IntVar]] = defaultdict(list)
+        for workload in self.problem.workloads:
+            mine = []
+            for g, gpu in enumerate(self.gpus):
+                for profile in gpu.model.profiles:
+                    if not fits(workload, gpu.pool.gpu_model, gpu.model, profile):
+                        continue
+                    most = min(workload.replicas, profile.max_count, len(profile.starts))
+                    if workload.spread:
+                        most = 1
+                    name = f"a[{workload.name},{gpu.pool.pool}/{gpu.index},{profile.name}]"
+                    assigned = self.model.new_int_var(0, most, name)
+                    self.a[workload.name, (g, profile.name)] = assigned
+                    hosted[g, profile.name].append(assigned)
+                    mine.append(assigned)
+            missing = self.model.new_int_var(0, workload.replicas, f"unplaced[{workload.name}]")
+            self.unplaced[workload.name] = missing
+            self.model.add(_total(mine) + missing == workload.replicas)
+        for (g, profile_name), assigned in hosted.items():
+            profile = self.gpus[g].model.profile(profile_name)
+            carved = [self.x[g, profile_name, start] for start in profile.starts]
+            self.model.add(_total(assigned) <= _total(carved))
+
+    def _add_spread(self) -> None:
+        """Replicas of a spread workload sit on distinct GPUs."""
+        for workload in self.problem.workloads:
+            if not workload.spread:
+                continue
+            by_gpu: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+            for (name, (g, _)), assigned in self.a.items():
+                if name == workload.name:
+                    by_gpu[g].append(assigned)
+            for assigned in by_gpu.values():
+                self.model.add(_total(assigned) <= 1)
+
+    def _add_symmetry_breaking(self) -> None:
+        """GPUs of a pool are interchangeable: the used ones come first."""
+        for g in range(len(self.gpus) - 1):
+            if self.gpus[g].pool.pool == self.gpus[g + 1].pool.pool:
+                self.model.add(self.used[g] >= self.used[g + 1])
+
+    # --- objective terms -----------------------------------------------------------------------
+
+    def placed_weight(self) -> cp_model.LinearExpr:
+        workloads = self.problem.workloads
+        demand = sum(w.priority * w.replicas for w in workloads)
+        missing = [self.unplaced[w.name] for w in workloads]
+        return demand - cp_model.LinearExpr.weighted_sum(missing, [w.priority for w in workloads])
+
+    def cost_units(self) -> cp_model.LinearExpr:
+        prices = [round(gpu.pool.cost_per_hour * COST_UNITS_PER_DOLLAR) for gpu in self.gpus]
+        return cp_model.LinearExpr.weighted_sum(self.used, prices)
+
+    def gpus_used(self) -> cp_model.LinearExpr:
+        return cp_model.LinearExpr.sum(self.used)
+
+    def spare_instances(self) -> cp_model.LinearExpr:
+        return _total(self.x.values()) - _total(self.a.values())
+
+    def special_profile_use(self) -> cp_model.LinearExpr:
+        """Replicas that need no media engines placed on a `+me`, `+me.all`, `-me` or `+gfx` one."""
+        media = {w.name for w in self.problem.workloads if w.media}
+        wasted = []
+        for (name, (g, profile_name)), assigned in self.a.items():
+            profile = self.gpus[g].model.profile(profile_name)
+            if profile.attributes and name not in media:
+                wasted.append(assigned)
+        return _total(wasted)
+
+    def carved_units(self) -> cp_model.LinearExpr:
+        """Axis units taken by instances: fewer leaves more room on the GPUs in use."""
+        spans = [self.gpus[g].model.profile(name).span for g, name, _ in self.x]
+        return cp_model.LinearExpr.weighted_sum(list(self.x.values()), spans)
+
+    def instance_capacity(self) -> int:
+        """Most instances the fleet can carve: a bound on the spare and special-use counts."""
+        return sum(gpu.model.max_instances for gpu in self.gpus)
+
+    def tie_break(self) -> cp_model.LinearExpr:
+        """GPUs, then spare instances, then suffixed-profile use, then carved units.
+
+        One weighted sum: each level's weight exceeds the largest value of everything below it.
+        """
+        count_level = self.instance_capacity() + 1
+        unit_level = sum(gpu.model.placement_units for gpu in self.gpus) + 1
+        return (
+            (count_level * self.gpus_used() + self.spare_instances()) * count_level
+            + self.special_profile_use()
+        ) * unit_level + self.carved_units()
+
+    def all_variables(self) -> list[cp_model.IntVar]:
+        return [*self.x.values(), *self.used, *self.a.values(), *self.unplaced.values()]
+
+
+@dataclass
+class _StageOutcome:
+    status: Status
+    objective: int | None
+    bound: float | None
+
+
+class _StagedSolver:
+    """Solves the stages in turn, each hinted with the previous stage's solution."""
+
+    def __init__(self, pergpu: PerGpuModel, time_limit: float, workers: int, seed: int) -> None:
+        self.pergpu = pergpu
+        self.deadline = time.monotonic() + time_limit
+        self.workers = workers
+        self.seed = seed
+        # All zeros is feasible (nothing carved, everything unplaced): the first stage's hint.
+        self.solution: dict[int, int] = {v.index: 0 for v in pergpu.all_variables()}
+        self.solution |= {
+            pergpu.unplaced[w.name].index: w.replicas for w in pergpu.problem.workloads
+        }
+        self.found = False
+
+    def run(self, objective: cp_model.LinearExpr, maximize: bool, share: float) -> _StageOutcome:
+        model = self.pergpu.model
+        if maximize:
+            model.maximize(objective)
+        else:
+            model.minimize(objective)
+        model.clear_hints()
+        for var in self.pergpu.all_variables():
+            model.add_hint(var, self.solution[var.index])
+        solver = cp_model.CpSolver()
+        remaining = self.deadline - time.monotonic()
+        solver.parameters.max_time_in_seconds = max(remaining * share, MIN_STAGE_SECONDS)
+        solver.parameters.num_workers = self.workers
+        solver.parameters.random_seed = self.seed
+        code = solver.solve(model)
+        status = _STATUS_NAMES.get(code, "unknown")
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return _StageOutcome(status, None, None)
+        self.found = True
+        self.solution = {v.index: solver.value(v) for v in self.pergpu.all_variables()}
+        return _StageOutcome(status, round(solver.objective_value), solver.best_objective_bound)
+
+    def value(self, var: cp_model.IntVar) -> int:
+        return self.solution[var.index]
+
+
+def solve_per_gpu(
+    problem: Problem,
+    catalog: Catalog,
+    time_limit_seconds: float = 10.0,
+    workers: int = 1,
+    seed: int = 0,
+) -> PerGpuResult:
+    """Lexicographically best plan from the per-GPU model (placed weight, cost, GPUs, spares)."""
+    started = time.monotonic()
+    pergpu = PerGpuModel(problem, catalog)
+    staged = _StagedSolver(pergpu, time_limit_seconds, workers, seed)
+
+    skipped = _StageOutcome("unknown", None, None)
+    placement = staged.run(pergpu.placed_weight(), maximize=True, share=STAGE_TIME_SHARES[0])
+    cost = tidy = skipped
+    # A stage that finds nothing ends the run: later stages would lose what it should have fixed.
+    if placement.objective is not None:
+        pergpu.model.add(pergpu.placed_weight() >= placement.objective)
+        cost = staged.run(pergpu.cost_units(), maximize=False, share=STAGE_TIME_SHARES[1])
+    if cost.objective is not None:
+        pergpu.model.add(pergpu.cost_units() <= cost.objective)
+        tidy = staged.run(pergpu.tie_break(), maximize=False, share=STAGE_TIME_SHARES[2])
+
+    optimal = all(stage.status == "optimal" for stage in (placement, cost, tidy))
+    if optimal:
+        status: Status = "optimal"
+    elif placement.objective is not None:
+        status = "feasible"
+    else:
+        status = "unknown"
+    gpus = _plan_gpus(pergpu, staged)
+    prices = {pool.pool: pool.cost_per_hour for pool in problem.pools}
+    cost_per_hour = round(sum(prices[gpu.pool] for gpu in gpus), 6)
+    bound = 0.0 if cost.bound is None else cost.bound / COST_UNITS_PER_DOLLAR
+    stats = SolverStats(
+        formulation=FORMULATION,
+        wall_seconds=round(time.monotonic() - started, 3),
+        time_limit_seconds=time_limit_seconds,
+        workers=workers,
+        seed=seed,
+        placement_status=placement.status,
+        cost_status=cost.status,
+        lower_bound_source="CP-SAT bound of the cost stage",
+        variables=len(pergpu.model.proto.variables),
+        constraints=len(pergpu.model.proto.constraints),
+        notes=[f"tie-break stage (GPUs, spares, suffixed profiles, units): {tidy.status}"],
+    )
+    plan = Plan(
+        status=status,
+        cost_per_hour=cost_per_hour,
+        # Rounded prices can put the integer bound a hair above the exact cost; never report that.
+        lower_bound_per_hour=min(round(bound, 6), cost_per_hour),
+        gpus=gpus,
+        unplaced=_unplaced(pergpu, staged),
+        solver=stats,
+    )
+    placed_weight = sum(
+        w.priority * (w.replicas - staged.value(pergpu.unplaced[w.name])) for w in problem.workloads
+    )
+    return PerGpuResult(plan, placed_weight, cost_per_hour, len(gpus), optimal)
+
+
+def _plan_gpus(pergpu: PerGpuModel, staged: _StagedSolver) -> list[PlanGpu]:
+    """GPUs with at least one instance, instances by start, replicas numbered in plan order."""
+    next_replica: dict[str, int] = defaultdict(int)
+    gpus: list[PlanGpu] = []
+    for g, gpu in enumerate(pergpu.gpus):
+        occupant: dict[tuple[str, int], str] = {}
+        for profile in gpu.model.profiles:
+            starts = [s for s in profile.starts if staged.value(pergpu.x[g, profile.name, s])]
+            # The solver counts replicas per profile; give them that profile's instances in order.
+            tenants: list[str] = []
+            for workload in pergpu.problem.workloads:
+                assigned = pergpu.a.get((workload.name, (g, profile.name)))
+                if assigned is not None:
+                    tenants += [workload.name] * staged.value(assigned)
+            # More instances than tenants leaves spares; the constraints forbid the opposite.
+            for start, name in zip(starts, tenants, strict=False):
+                occupant[profile.name, start] = name
+        carved = sorted(
+            (start, profile.name) for profile, start, x in pergpu.slots(g) if staged.value(x)
+        )
+        if not carved:
+            continue
+        instances = []
+        for start, profile_name in carved:
+            workload = occupant.get((profile_name, start))
+            replica = None
+            if workload is not None:
+                replica = next_replica[workload]
+                next_replica[workload] += 1
+            instances.append(
+                PlanInstance(profile=profile_name, start=start, workload=workload, replica=replica)
+            )
+        gpus.append(
+            PlanGpu(
+                pool=gpu.pool.pool,
+                index=gpu.index,
+                gpu_model=gpu.pool.gpu_model,
+                instances=instances,
+            )
+        )
+    return gpus
+
+
+def _unplaced(pergpu: PerGpuModel, staged: _StagedSolver) -> list[Unplaced]:
+    has_candidate = {name for name, _ in pergpu.a}
+    unplaced = []
+    for workload in pergpu.problem.workloads:
+        missing = staged.value(pergpu.unplaced[workload.name])
+        if missing == 0:
+            continue
+        if workload.name not in has_candidate:
+            reason = _no_fit_reason(workload)
+        elif staged.found:
+            reason = "capacity exhausted"
+        else:
+            reason = "the solver found no plan within the time limit"
+        unplaced.append(Unplaced(workload=workload.name, replicas=missing, reason=reason))
+    return unplaced
+
+
+def _no_fit_reason(workload: Workload) -> str:
+    needs = f"{workload.memory_gb:g} GiB, {workload.compute_slices}g"
+    if workload.media:
+        needs += ", media engines"
+    if workload.gpu_models is not None:
+        needs += f", on {'|'.join(workload.gpu_models)}"
+    return f"no profile in the fleet fits (needs {needs})"

@@ -1,0 +1,406 @@
+"""What the what-if page computes, as pure functions the page only displays.
+
+- Knobs applied to a `Problem`: demand multiplier, per-pool GPU count and price overrides, GPU
+  models switched off (their pools get 0 GPUs).
+- Editable tables: a `Problem` as the two input tables and back to CSV text.
+- An uploaded catalog file (bytes) as a `Catalog`, without reading any path the user names.
+- The layout view: every GPU, or identical layouts of a pool grouped with a count, filtered by
+  pool, model and workload.
+- The plan next to the baselines: cost, GPUs, unplaced replicas and the saving.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender.catalog import Catalog, load_catalog
+from recommender.errors import InputError, InputIssue
+from recommender.inputs import Pool, Problem, Workload
+from recommender.layouts import Layout, Placement
+from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
+
+MAX_REPLICAS = 1_000_000
+MAX_UPLOAD_MB = 20
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_DEMAND_MULTIPLIER = 100.0
+KNOBS_LABEL = "what-if knobs"
+SPARE = "spare"
+MIXED = "mixed"
+# A spreadsheet runs a cell starting with one of these as a formula (same set as the exports).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- knobs -------------------------------------------------------------------------------------
+
+
+class PoolOverride(BaseModel):
+    """A what-if change to one pool; None keeps the pool's own value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gpus: int | None = Field(default=None, ge=0)
+    cost_per_hour: float | None = Field(default=None, ge=0)
+
+
+class Knobs(BaseModel):
+    """Every what-if change the page applies on top of the inputs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    demand_multiplier: float = Field(default=1.0, gt=0, le=MAX_DEMAND_MULTIPLIER)
+    pool_overrides: dict[str, PoolOverride] = Field(default_factory=dict)
+    models_off: tuple[str, ...] = ()
+    time_limit_seconds: float = Field(default=10.0, gt=0, le=3600)
+
+
+def scaled_replicas(replicas: int, multiplier: float) -> int:
+    """Replicas after the demand multiplier: rounded up, never below one."""
+    # The tolerance absorbs float noise: 10 x 0.3 is 3.0000000000000004 and must stay 3.
+    return max(1, math.ceil(replicas * multiplier - 1e-9))
+
+
+def apply_knobs(problem: Problem, knobs: Knobs, max_replicas: int = MAX_REPLICAS) -> Problem:
+    """The problem the knobs describe; raises InputError when it exceeds the replica cap.
+
+    Overrides for pools the problem does not have, and switched-off models no pool uses, are
+    ignored: knobs outlive an edit of the fleet.
+    """
+    workloads = tuple(
+        w.model_copy(update={"replicas": scaled_replicas(w.replicas, knobs.demand_multiplier)})
+        for w in problem.workloads
+    )
+    total = sum(w.replicas for w in workloads)
+    if total > max_replicas:
+        message = (
+            f"demand multiplier {knobs.demand_multiplier:g} makes {total:,} replicas; "
+            f"at most {max_replicas:,} are accepted here"
+        )
+        raise InputError([InputIssue(KNOBS_LABEL, None, "demand multiplier", message)])
+    off = set(knobs.models_off)
+    pools = tuple(
+        _apply_pool_knobs(p, knobs.pool_overrides.get(p.pool), off) for p in problem.pools
+    )
+    return Problem(workloads=workloads, pools=pools)
+
+
+def _apply_pool_knobs(pool: Pool, override: PoolOverride | None, models_off: set[str]) -> Pool:
+    update: dict[str, object] = {}
+    if override is not None and override.gpus is not None:
+        update["gpus"] = override.gpus
+    if override is not None and override.cost_per_hour is not None:
+        update["cost_per_hour"] = override.cost_per_hour
+    if pool.gpu_model in models_off:
+        update["gpus"] = 0
+    return pool.model_copy(update=update) if update else pool
+
+
+def overrides_from_table(problem: Problem, table: pd.DataFrame) -> dict[str, PoolOverride]:
+    """Overrides from an edited `pool | gpus | cost_per_hour` table: only values that differ.
+
+    Empty or invalid cells (a cleared cell, a negative count) keep the pool's own value.
+    """
+    by_name = {p.pool: p for p in problem.pools}
+    overrides: dict[str, PoolOverride] = {}
+    for row in table.to_dict(orient="records"):
+        pool = by_name.get(str(row.get("pool")))
+        if pool is None:
+            continue
+        gpus = _whole_number(row.get("gpus"))
+        price = _non_negative(row.get("cost_per_hour"))
+        override = PoolOverride(
+            gpus=gpus if gpus is not None and gpus != pool.gpus else None,
+            cost_per_hour=price if price is not None and price != pool.cost_per_hour else None,
+        )
+        if override.gpus is not None or override.cost_per_hour is not None:
+            overrides[pool.pool] = override
+    return overrides
+
+
+def overrides_table(problem: Problem, overrides: Mapping[str, PoolOverride]) -> pd.DataFrame:
+    """The pools with the overrides applied, as the page's knob table shows them."""
+    rows = []
+    for pool in problem.pools:
+        override = overrides.get(pool.pool, PoolOverride())
+        rows.append(
+            {
+                "pool": pool.pool,
+                "gpu_model": pool.gpu_model,
+                "gpus": pool.gpus if override.gpus is None else override.gpus,
+                "cost_per_hour": (
+                    pool.cost_per_hour if override.cost_per_hour is None else override.cost_per_hour
+                ),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["pool", "gpu_model", "gpus", "cost_per_hour"])
+    return frame.astype({"gpus": "Int64", "cost_per_hour": "float64"})
+
+
+def _whole_number(value: object) -> int | None:
+    number = _non_negative(value)
+    if number is None or not float(number).is_integer():
+        return None
+    return int(number)
+
+
+def _non_negative(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+# --- editable input tables ---------------------------------------------------------------------
+
+WORKLOAD_TABLE_TYPES = {
+    "name": "object",
+    "memory_gb": "float64",
+    "compute_slices": "Int64",
+    "replicas": "Int64",
+    "gpu_models": "object",
+    "priority": "Int64",
+    "media": "boolean",
+    "spread": "boolean",
+}
+FLEET_TABLE_TYPES = {
+    "pool": "object",
+    "gpu_model": "object",
+    "gpus": "Int64",
+    "cost_per_hour": "float64",
+    "gpus_per_node": "Int64",
+}
+
+
+def workloads_table(workloads: Iterable[Workload]) -> pd.DataFrame:
+    """Workloads as an editable table; every column present, `gpu_models` joined by `|`."""
+    rows = [
+        {
+            "name": w.name,
+            "memory_gb": w.memory_gb,
+            "compute_slices": w.compute_slices,
+            "replicas": w.replicas,
+            "gpu_models": "|".join(w.gpu_models) if w.gpu_models else "",
+            "priority": w.priority,
+            "media": w.media,
+            "spread": w.spread,
+        }
+        for w in workloads
+    ]
+    return pd.DataFrame(rows, columns=list(WORKLOAD_TABLE_TYPES)).astype(WORKLOAD_TABLE_TYPES)
+
+
+def fleet_table(pools: Iterable[Pool]) -> pd.DataFrame:
+    """Pools as an editable table."""
+    rows = [p.model_dump(exclude={"line"}) for p in pools]
+    return pd.DataFrame(rows, columns=list(FLEET_TABLE_TYPES)).astype(FLEET_TABLE_TYPES)
+
+
+def table_to_csv(table: pd.DataFrame, guard_formulas: bool = False) -> str:
+    """CSV text the input readers accept; empty cells stay empty so the readers report them.
+
+    With `guard_formulas`, text cells a spreadsheet would run as a formula get a leading quote
+    (for CSVs offered as downloads).
+    """
+
+    def cell(value: object) -> object:
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if guard_formulas and isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+            return "'" + value
+        return value
+
+    cleaned = table.astype(object).map(cell)
+    return cleaned.to_csv(index=False, lineterminator="\n")
+
+
+# --- catalog upload ----------------------------------------------------------------------------
+
+
+def catalog_from_upload(data: bytes, filename: str) -> Catalog:
+    """The built-in catalog extended by an uploaded catalog file (JSON, or YAML by its suffix).
+
+    The bytes go to a private temporary file so `load_catalog` applies its own checks (YAML
+    through `safe_load`); messages name the uploaded file, not the temporary one.
+    """
+    suffix = Path(filename).suffix.lower()
+    suffix = suffix if suffix in (".yaml", ".yml") else ".json"
+    label = Path(filename).name or f"catalog{suffix}"
+    with tempfile.TemporaryDirectory(prefix="mig-catalog-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            return load_catalog(path)
+        except InputError as exc:
+            raise InputError(
+                [InputIssue(label, i.line, i.column, i.message) for i in exc.issues]
+            ) from None
+
+
+# --- layout view -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """One instance slot of a row of the layout view.
+
+    `hosts` are the workloads it hosts over the GPUs of the row; `spare` how many of those GPUs
+    leave it unused.
+    """
+
+    start: int
+    span: int
+    profile: str
+    hosts: tuple[str, ...]
+    spare: int
+
+    @property
+    def category(self) -> str:
+        """What the block is coloured by: its workload, `spare`, or `mixed`."""
+        if not self.hosts:
+            return SPARE
+        if len(self.hosts) == 1 and self.spare == 0:
+            return self.hosts[0]
+        return MIXED
+
+    @property
+    def caption(self) -> str:
+        if not self.hosts:
+            return SPARE
+        if len(self.hosts) == 1 and self.spare == 0:
+            return self.hosts[0]
+        extra = f" + {self.spare} spare" if self.spare else ""
+        return f"{len(self.hosts)} workloads{extra}"
+
+
+@dataclass(frozen=True)
+class LayoutRow:
+    """One row of the layout view: one GPU, or `count` GPUs of a pool with the same layout."""
+
+    pool: str
+    gpu_model: str
+    indices: tuple[int, ...]
+    units: int
+    layout: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.indices)
+
+    @property
+    def label(self) -> str:
+        if self.count == 1:
+            return f"{self.pool} #{self.indices[0]}"
+        return f"{self.pool}: {self.count} x [{self.layout}]"
+
+
+def filter_gpus(
+    plan: Plan,
+    pools: Iterable[str] | None = None,
+    models: Iterable[str] | None = None,
+    workloads: Iterable[str] | None = None,
+) -> list[PlanGpu]:
+    """GPUs with instances that match every given filter (None or empty: no filter).
+
+    A GPU matches the workload filter when it hosts at least one of the workloads.
+    """
+    pool_set, model_set, workload_set = set(pools or ()), set(models or ()), set(workloads or ())
+    return [
+        gpu
+        for gpu in plan.gpus
+        if gpu.instances
+        and (not pool_set or gpu.pool in pool_set)
+        and (not model_set or gpu.gpu_model in model_set)
+        and (not workload_set or any(i.workload in workload_set for i in gpu.instances))
+    ]
+
+
+def layout_rows(gpus: Iterable[PlanGpu], catalog: Catalog, group: bool) -> list[LayoutRow]:
+    """Rows of the layout view; with `group`, GPUs of a pool with the same instances (profile
+    and start) share one row, largest groups first within a pool."""
+    groups: dict[tuple[str, str, tuple[tuple[int, str], ...]], list[PlanGpu]] = defaultdict(list)
+    ordered: list[list[PlanGpu]] = []
+    for gpu in gpus:
+        if not group:
+            ordered.append([gpu])
+            continue
+        shape = tuple(sorted((i.start, i.profile) for i in gpu.instances))
+        groups[(gpu.pool, gpu.gpu_model, shape)].append(gpu)
+    if group:
+        pool_order: dict[str, int] = {}
+        for pool, _model, _shape in groups:
+            pool_order.setdefault(pool, len(pool_order))
+        ordered = sorted(groups.values(), key=lambda g: (pool_order[g[0].pool], -len(g)))
+    return [_row(members, catalog) for members in ordered]
+
+
+def _row(members: list[PlanGpu], catalog: Catalog) -> LayoutRow:
+    first = members[0]
+    model = catalog.model(first.gpu_model)
+    hosts: dict[tuple[int, str], set[str]] = defaultdict(set)
+    spare: dict[tuple[int, str], int] = defaultdict(int)
+    for gpu in members:
+        for inst in gpu.instances:
+            if inst.workload is None:
+                spare[(inst.start, inst.profile)] += 1
+            else:
+                hosts[(inst.start, inst.profile)].add(inst.workload)
+    slots = sorted({(i.start, i.profile) for i in first.instances})
+    blocks = tuple(
+        Block(
+            start=start,
+            span=model.profile(profile).span,
+            profile=profile,
+            hosts=tuple(sorted(hosts[(start, profile)])),
+            spare=spare[(start, profile)],
+        )
+        for start, profile in slots
+    )
+    layout = Layout(tuple(Placement(start, profile) for start, profile in slots))
+    return LayoutRow(
+        pool=first.pool,
+        gpu_model=first.gpu_model,
+        indices=tuple(sorted(g.index for g in members)),
+        units=model.placement_units,
+        layout=layout.label(model),
+        blocks=blocks,
+    )
+
+
+# --- plan against baselines --------------------------------------------------------------------
+
+
+def baseline_comparison(plan: Plan, baselines: Mapping[str, Plan]) -> pd.DataFrame:
+    """One row for the plan and one per baseline, with the plan's saving against each."""
+    rows = [_comparison_row("Optimized plan", plan, plan)]
+    rows += [_comparison_row(name, base, plan) for name, base in baselines.items()]
+    return pd.DataFrame(rows)
+
+
+def _comparison_row(name: str, candidate: Plan, plan: Plan) -> dict[str, object]:
+    gpus_used = sum(1 for g in candidate.gpus if g.instances)
+    placed = sum(1 for g in candidate.gpus for i in g.instances if i.workload is not None)
+    saving = candidate.cost_per_hour - plan.cost_per_hour
+    percent = saving / candidate.cost_per_hour * 100 if candidate.cost_per_hour > 0 else None
+    return {
+        "planner": name,
+        "cost_per_hour": round(candidate.cost_per_hour, 4),
+        "cost_per_month": round(candidate.cost_per_hour * HOURS_PER_MONTH, 2),
+        "gpus_used": gpus_used,
+        "replicas_placed": placed,
+        "replicas_unplaced": sum(u.replicas for u in candidate.unplaced),
+        "plan_saves_per_hour": round(saving, 4),
+        "plan_saves_percent": None if percent is None else round(percent, 1),
+    }

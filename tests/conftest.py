@@ -1,0 +1,21 @@
+"""Shared test fixtures: the built-in catalog and the independent plan check."""
+
+from __future__ import annotations
+
+import pytest
+
+from recommender.catalog import Catalog, load_catalog
+from recommender.inputs import Problem
+from recommender.plan import Plan
+from recommender.validate import validate_plan
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def assert_valid(plan: Plan, problem: Problem, catalog: Catalog) -> None:
+    """Every plan a test makes goes through the independent validator."""
+    violations = validate_plan(plan, problem, catalog)
+    assert violations == [], "\n".join(violations)

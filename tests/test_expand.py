@@ -1,0 +1,109 @@
+"""Expansion from counts to GPUs: the König edge colouring that makes spread exact."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recommender.catalog import Catalog
+from recommender.expand import edge_colouring, expand
+from recommender.formulation import build_formulation
+from recommender.inputs import Pool, Problem, Workload
+from recommender.model import Solution
+from recommender.plan import Plan
+from recommender.summary import plan_cost
+from tests.conftest import assert_valid
+
+
+@st.composite
+def bipartite_multigraphs(draw: st.DrawFn) -> tuple[list[tuple[int, int]], int]:
+    colours = draw(st.integers(1, 6))
+    left, right = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    degree_left, degree_right = Counter(), Counter()
+    edges = []
+    for _ in range(draw(st.integers(0, 40))):
+        u, v = draw(st.integers(0, left - 1)), draw(st.integers(0, right - 1))
+        if degree_left[u] < colours and degree_right[v] < colours:
+            edges.append((u, v))
+            degree_left[u] += 1
+            degree_right[v] += 1
+    return edges, colours
+
+
+@settings(max_examples=300, deadline=None)
+@given(bipartite_multigraphs())
+def test_edge_colouring_is_proper_with_max_degree_colours(graph) -> None:
+    edges, colours = graph
+    result = edge_colouring(edges, colours)
+    assert len(result) == len(edges)
+    assert all(0 <= c < colours for c in result)
+    assert len({(u, c) for (u, _), c in zip(edges, result, strict=True)}) == len(edges)
+    assert len({(v, c) for (_, v), c in zip(edges, result, strict=True)}) == len(edges)
+
+
+def test_edge_colouring_needs_a_path_swap() -> None:
+    # Greedy first-free colouring fails on this order; the alternating path fixes it.
+    edges = [(0, 0), (1, 1), (1, 0), (0, 1)]
+    result = edge_colouring(edges, 2)
+    assert len({(u, c) for (u, _), c in zip(edges, result, strict=True)}) == 4
+    assert len({(v, c) for (_, v), c in zip(edges, result, strict=True)}) == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 4), min_size=1, max_size=4),  # spread replicas per workload
+    st.integers(0, 6),  # pooled small replicas
+    st.integers(4, 6),  # GPUs carved with the layout
+)
+def test_any_solution_the_model_allows_expands_to_a_valid_plan(
+    catalog: Catalog, spread: list[int], pooled: int, gpus: int
+) -> None:
+    """Hand-built counts at the limits of the spread constraints always expand."""
+    workloads = [
+        Workload(name=f"s{i}", memory_gb=4, replicas=r, spread=True) for i, r in enumerate(spread)
+    ]
+    if pooled:
+        workloads.append(Workload(name="p", memory_gb=4, replicas=pooled))
+    problem = Problem(
+        workloads=tuple(workloads),
+        pools=(Pool(pool="a", gpu_model="A100-40GB", gpus=gpus, cost_per_hour=1.0),),
+    )
+    f = build_formulation(problem, catalog)
+    pool = f.pools[0]
+    # The layout with the most plain 1g.5gb instances; every replica fits those.
+    layout = max(pool.layouts, key=lambda lay: lay.counts.get("1g.5gb", 0))
+    per_gpu = layout.counts["1g.5gb"]
+    spread_placed = {}
+    slots_left = per_gpu * gpus
+    for c in f.classes:
+        if c.spread:
+            take = min(c.demand, gpus, slots_left)
+            spread_placed[c.index, 0, layout, "1g.5gb"] = take
+            slots_left -= take
+    placed = {}
+    for c in f.classes:
+        if not c.spread:
+            placed[c.index, 0, "1g.5gb"] = min(c.demand, slots_left)
+    solution = Solution(
+        gpus_with={(0, layout): gpus},
+        placed=placed,
+        spread_placed=spread_placed,
+        unplaced={},
+    )
+    plan_gpus, placed_count = expand(f, solution)
+    unplaced = [
+        {"workload": w.name, "replicas": w.replicas - placed_count.get(w.name, 0), "reason": "test"}
+        for w in problem.workloads
+        if placed_count.get(w.name, 0) < w.replicas
+    ]
+    plan = Plan(
+        status="feasible",
+        cost_per_hour=plan_cost(plan_gpus, problem),
+        lower_bound_per_hour=0,
+        gpus=plan_gpus,
+        unplaced=unplaced,
+    )
+    assert_valid(plan, problem, catalog)
+    assert sum(placed_count.values()) == sum(spread_placed.values()) + sum(placed.values())
