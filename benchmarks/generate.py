@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.catalog import Catalog, GpuModel, Profile, load_catalog
+from recommender.catalog import GpuModel, Profile, load_catalog
 
 # Summed GPU shares of all replicas as a fraction of the fleet's GPUs. The share is a lower
 # bound of what a replica really takes (fragmentation, and the cheapest plan need not be the
@@ -37,9 +37,11 @@ SHORT_SHARE = 1.3
 # Restricted workloads together take at most this fraction of the GPUs of the models they allow.
 RESTRICTED_BUDGET = 0.35
 RESTRICTED_PROBABILITY = 0.25
-SPREAD_PROBABILITY = 0.04
-MEDIA_PROBABILITY = 0.03
+# Media and spread workloads: each about 2% of the workloads, at least 1, at most 40.
+SPECIAL_SHARE = 0.02
+MAX_SPECIAL_WORKLOADS = 40
 MAX_SPREAD_REPLICAS = 8
+UNCAPPED = 10**9
 # Media replicas each need a GPU's single +me instance: keep them to a quarter of the hosts.
 MEDIA_BUDGET = 0.25
 REPLICAS_PER_WORKLOAD = 20
@@ -148,8 +150,8 @@ ARCHETYPES: tuple[Archetype, ...] = (
     Archetype("llama-3.1-70b-instruct", (138.0, 139.5), 7, 0.6, always_restricted_to=BIG_MEMORY),
     Archetype("qwen2.5-72b-instruct", (145.0, 150.0), 7, 0.4, always_restricted_to=BIG_MEMORY),
     # Media engines (NVDEC/NVJPG): one +me instance per GPU.
-    Archetype("video-analytics-deepstream", (3.0, 4.0), 1, 0, media=True),
-    Archetype("document-ocr-nvjpeg", (6.0, 8.0), 1, 0, media=True),
+    Archetype("video-analytics-deepstream", (3.0, 4.0), 1, 1, media=True),
+    Archetype("document-ocr-nvjpeg", (6.0, 8.0), 1, 1, media=True),
 )
 MEDIA_ARCHETYPES = tuple(a for a in ARCHETYPES if a.media)
 PLAIN_ARCHETYPES = tuple(a for a in ARCHETYPES if not a.media)
@@ -304,27 +306,30 @@ def _workloads(
     gpus_by_model: dict[str, int],
     rng: random.Random,
 ) -> list[GeneratedWorkload]:
-    media_count = max(1, round(count * MEDIA_PROBABILITY)) if count >= MIN_WORKLOADS else 0
-    workloads: list[GeneratedWorkload] = []
-    for index in range(count):
-        pool = MEDIA_ARCHETYPES if index < media_count else PLAIN_ARCHETYPES
-        workloads.append(_draw_workload(index, pool, present, gpus_by_model, rng))
+    media_count, spread_count = _special_count(count), _special_count(count)
+    workloads = [
+        _draw_workload(
+            index, MEDIA_ARCHETYPES if index < media_count else PLAIN_ARCHETYPES, present, rng
+        )
+        for index in range(count)
+    ]
     rng.shuffle(workloads)
-    _ensure_spread(workloads, present, gpus_by_model)
+    _choose_spread(workloads, spread_count, present, gpus_by_model, rng)
     _restricted_caps(workloads, gpus_by_model)
     _media_caps(workloads, present, gpus_by_model)
     return workloads
 
 
+def _special_count(count: int) -> int:
+    """How many media (and how many spread) workloads: about 2%, at least 1, at most 40."""
+    return max(1, min(MAX_SPECIAL_WORKLOADS, round(count * SPECIAL_SHARE)))
+
+
 def _draw_workload(
-    index: int,
-    archetypes: Sequence[Archetype],
-    present: dict[str, GpuModel],
-    gpus_by_model: dict[str, int],
-    rng: random.Random,
+    index: int, archetypes: Sequence[Archetype], present: dict[str, GpuModel], rng: random.Random
 ) -> GeneratedWorkload:
     while True:
-        arch = rng.choices(archetypes, weights=[a.weight or 1 for a in archetypes])[0]
+        arch = rng.choices(archetypes, weights=[a.weight for a in archetypes])[0]
         memory = round(rng.uniform(*arch.memory_gb) * 2) / 2
         models = _allowed_models(arch, memory, present, rng)
         if models is None:
@@ -333,8 +338,6 @@ def _draw_workload(
         share = gpu_share(memory, arch.compute_slices, arch.media, allowed)
         if share is None:
             continue
-        hosts = sum(gpus_by_model[m] for m in allowed)
-        spread = rng.random() < SPREAD_PROBABILITY and hosts >= 2
         priority = rng.choices(list(PRIORITY_WEIGHTS), weights=list(PRIORITY_WEIGHTS.values()))[0]
         return GeneratedWorkload(
             name=f"{arch.name}-{index:04d}",
@@ -343,11 +346,11 @@ def _draw_workload(
             gpu_models=models or None,
             priority=priority,
             media=arch.media,
-            spread=spread,
+            spread=False,
             # Heavy-tailed demand: a few services take most replicas.
             weight=rng.lognormvariate(0.0, 1.0),
             share=share,
-            cap=min(MAX_SPREAD_REPLICAS, hosts) if spread else 10**9,
+            cap=UNCAPPED,
         )
 
 
@@ -372,20 +375,20 @@ def _allowed_models(
     return ()
 
 
-def _ensure_spread(
+def _choose_spread(
     workloads: list[GeneratedWorkload],
+    count: int,
     present: dict[str, GpuModel],
     gpus_by_model: dict[str, int],
+    rng: random.Random,
 ) -> None:
-    """At least one spread workload (a small unrestricted one) when none was drawn."""
-    hosts = sum(gpus_by_model.values())
-    if any(w.spread for w in workloads) or hosts < 2:
-        return
-    candidates = [w for w in workloads if not w.media and w.gpu_models is None]
-    if candidates:
-        chosen = min(candidates, key=lambda w: (w.share, w.name))
-        chosen.spread = True
-        chosen.cap = min(MAX_SPREAD_REPLICAS, hosts)
+    """Mark `count` non-media workloads spread; each gets at most 8 replicas (and its hosts)."""
+    candidates = [w for w in workloads if not w.media]
+    for w in rng.sample(candidates, min(count, len(candidates))):
+        hosts = sum(gpus_by_model[m] for m in (w.gpu_models or present))
+        if hosts >= 2:
+            w.spread = True
+            w.cap = min(MAX_SPREAD_REPLICAS, hosts)
 
 
 def _restricted_caps(workloads: list[GeneratedWorkload], gpus_by_model: dict[str, int]) -> None:
@@ -450,33 +453,39 @@ def _split_replicas(workloads: list[GeneratedWorkload], total: int, target_share
 def _fill(group: list[GeneratedWorkload], total: int) -> None:
     """Replicas in proportion to weight, at least 1 and at most cap each, `total` in all.
 
-    Capped workloads are fixed at their cap and the rest re-split until no cap is exceeded; if
-    every workload is capped the uncapped remainder goes to the one with the most replicas.
+    Workloads over their cap are fixed at the cap and the rest re-split until none is over. If
+    the caps cannot take `total`, `_force_total` settles the difference.
     """
-    if not group:
-        return
     free = list(group)
     remaining = total
-    while True:
-        counts = [1 + c for c in _largest_remainder(remaining - len(free), [w.weight for w in free])]
-        over = [w for w, c in zip(free, counts, strict=True) if c > w.cap]
+    while free and remaining >= len(free):
+        extra = _largest_remainder(remaining - len(free), [w.weight for w in free])
+        over = [w for w, e in zip(free, extra, strict=True) if 1 + e > w.cap]
         if not over:
-            break
+            for w, e in zip(free, extra, strict=True):
+                w.replicas = 1 + e
+            return
         for w in over:
             w.replicas = w.cap
             remaining -= w.cap
             free.remove(w)
-        if not free or remaining < len(free):
-            break
-    if free and remaining >= len(free):
-        for w, c in zip(free, counts, strict=True):
-            w.replicas = c
-    else:
-        for w in free:
-            w.replicas = 1
-        leftover = total - sum(w.replicas for w in group)
+    for w in free:
+        w.replicas = 1
+    _force_total(group, total)
+
+
+def _force_total(group: list[GeneratedWorkload], total: int) -> None:
+    """Trim the biggest workloads (down to 1) or grow the biggest non-spread one to hit `total`."""
+    if not group:
+        return
+    surplus = sum(w.replicas for w in group) - total
+    for w in sorted(group, key=lambda w: -w.replicas):
+        cut = min(surplus, w.replicas - 1)
+        w.replicas -= max(cut, 0)
+        surplus -= max(cut, 0)
+    if surplus < 0:
         biggest = max(group, key=lambda w: (not w.spread, w.replicas))
-        biggest.replicas += leftover
+        biggest.replicas -= surplus
 
 
 # --- CSV text ----------------------------------------------------------------------------------
@@ -499,7 +508,3 @@ def _fleet_csv(pools: list[GeneratedPool]) -> str:
     for p in pools:
         out.write(f"{p.pool},{p.gpu_model},{p.gpus},{p.cost_per_hour:.2f},{p.gpus_per_node}\n")
     return out.getvalue()
-
-
-def _catalog_models(catalog: Catalog, keys: Sequence[str]) -> dict[str, GpuModel]:
-    return {k: catalog.model(k) for k in keys}

@@ -28,7 +28,7 @@ from typing import TextIO
 from recommender.catalog import Catalog, GpuModel, Profile, load_catalog
 from recommender.errors import InputError, InputIssue
 from recommender.exports import EXPORTS
-from recommender.inputs import Problem, load_problem
+from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, Problem, load_problem
 from recommender.layouts import find_layout
 from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
 from recommender.solve import Progress, SolveOptions, inputs_digest, solve
@@ -162,8 +162,8 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
         help="solve: MIG layout per GPU, workload placement and cost",
         description="Find the cheapest MIG layouts and placement for the workloads on the fleet.",
     )
-    plan.add_argument("workloads", metavar="WORKLOADS.csv")
-    plan.add_argument("fleet", metavar="FLEET.csv")
+    plan.add_argument("workloads", metavar="WORKLOADS.csv", help=_columns_help(WORKLOAD_COLUMNS))
+    plan.add_argument("fleet", metavar="FLEET.csv", help=_columns_help(FLEET_COLUMNS))
     _add_catalog_option(plan)
     plan.add_argument(
         "--time-limit", type=_positive_float, default=30.0, metavar="S",
@@ -202,9 +202,9 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
         help="check a plan JSON against the placement rules and the inputs",
         description="Independently check that a plan is valid for these inputs.",
     )
-    check.add_argument("plan", metavar="PLAN.json")
-    check.add_argument("workloads", metavar="WORKLOADS.csv")
-    check.add_argument("fleet", metavar="FLEET.csv")
+    check.add_argument("plan", metavar="PLAN.json", help="a plan written by `plan --json`")
+    check.add_argument("workloads", metavar="WORKLOADS.csv", help="the workloads it was made for")
+    check.add_argument("fleet", metavar="FLEET.csv", help="the fleet it was made for")
     _add_catalog_option(check)
     check.set_defaults(run=run_check)
 
@@ -219,6 +219,12 @@ def _add_catalog_command(commands: argparse._SubParsersAction) -> None:
     catalog.add_argument("model", metavar="MODEL", nargs="?")
     _add_catalog_option(catalog)
     catalog.set_defaults(run=run_catalog)
+
+
+def _columns_help(columns: dict[str, bool]) -> str:
+    required = [name for name, needed in columns.items() if needed]
+    optional = [name for name, needed in columns.items() if not needed]
+    return f"CSV with columns {', '.join(required)} (optional: {', '.join(optional)})"
 
 
 def _export_dest(key: str) -> str:
@@ -332,7 +338,7 @@ def write_text_atomically(path: Path, text: str, executable: bool = False) -> No
 def format_written(written: list[tuple[str, Path]]) -> str:
     if not written:
         return "files written: none (use --out-dir DIR or --json/--csv/... OUT)"
-    width = max(len(key) for key, _ in written)
+    width = max(len(key) for key in EXPORTS)
     lines = ["files written:"]
     lines += [f"  {key:<{width}}  {path}" for key, path in written]
     return "\n".join(lines)
@@ -387,15 +393,16 @@ class ProgressLine:
             return
         with self._lock:
             self._latest = progress
-            self._draw(progress.elapsed_seconds)
+            self._draw()
 
     def _tick(self) -> None:
         while not self._stop.wait(PROGRESS_TICK_SECONDS):
             with self._lock:
-                self._draw(time.perf_counter() - self._started)
+                self._draw()
 
-    def _draw(self, elapsed: float) -> None:
-        text = format_progress(self._latest, elapsed)
+    def _draw(self) -> None:
+        # One clock for solver reports and ticks, so elapsed time never steps back.
+        text = format_progress(self._latest, time.perf_counter() - self._started)
         if self.in_place:
             padding = " " * max(0, self._width - len(text))
             self.stream.write("\r" + text + padding)
@@ -566,15 +573,16 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"plan is NOT valid: {count} violation{'s' if count != 1 else ''}")
         for violation in violations:
             print(f"  - {violation}")
-        return EXIT_INVALID_PLAN
-    print(f"plan is valid ({_plan_outline(plan_data)})")
+    else:
+        print(f"plan is valid ({_plan_outline(plan_data)})")
     stated_digest = plan_data.get("inputs_sha256")
     if stated_digest and stated_digest != inputs_digest(problem, catalog):
+        # Not a violation in itself, but it explains a flood of them (or reassures when none).
         print(
             "note: the plan's inputs_sha256 differs from these inputs' "
-            "(it was made from other files or another catalog; it still fits these)"
+            "(it was made from other files or another catalog)"
         )
-    return EXIT_OK
+    return EXIT_INVALID_PLAN if violations else EXIT_OK
 
 
 def read_plan_json(path_text: str) -> dict:

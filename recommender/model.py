@@ -214,9 +214,15 @@ def run_stage(
     workers: int,
     seed: int,
     on_solution: Callable[[float, float], None] | None = None,
+    absolute_gap: float | None = None,
 ) -> StageResult:
-    """Solve the model with its current objective; returns the best solution found."""
+    """Solve the model with its current objective; returns the best solution found.
+
+    `absolute_gap` stops the search once objective - bound is at most that much.
+    """
     solver = cp_model.CpSolver()
+    if absolute_gap is not None:
+        solver.parameters.absolute_gap_limit = absolute_gap
     solver.parameters.max_time_in_seconds = max(time_limit, 0.05)
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed

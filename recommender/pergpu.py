@@ -154,11 +154,7 @@ class PerGpuModel:
                 self.model.add_implication(x, self.used[g])
             # Redundant with no-overlap, but it lets the LP relaxation (and so the cost bound)
             # see that a GPU's units come only with paying for the GPU.
-            spans = [p.span for p, _, _ in slots]
-            self.model.add(
-                cp_model.LinearExpr.weighted_sum(carved, spans)
-                <= gpu.model.placement_units * self.used[g]
-            )
+            self.model.add(self.gpu_units(g) <= gpu.model.placement_units * self.used[g])
             # A used GPU carries an instance, so the cost counts exactly the GPUs in the plan.
             self.model.add(_total(carved) >= 1).only_enforce_if(self.used[g])
 
@@ -200,10 +196,18 @@ class PerGpuModel:
                 self.model.add(_total(assigned) <= 1)
 
     def _add_symmetry_breaking(self) -> None:
-        """GPUs of a pool are interchangeable: the used ones come first."""
+        """GPUs of a pool are interchangeable: order them by units carved, used ones first."""
         for g in range(len(self.gpus) - 1):
             if self.gpus[g].pool.pool == self.gpus[g + 1].pool.pool:
                 self.model.add(self.used[g] >= self.used[g + 1])
+                self.model.add(self.gpu_units(g) >= self.gpu_units(g + 1))
+
+    def gpu_units(self, g: int) -> cp_model.LinearExpr:
+        """Axis units carved on GPU g."""
+        slots = self.slots(g)
+        return cp_model.LinearExpr.weighted_sum(
+            [x for _, _, x in slots], [p.span for p, _, _ in slots]
+        )
 
     # --- objective terms -----------------------------------------------------------------------
 
@@ -258,6 +262,87 @@ class PerGpuModel:
         return [*self.x.values(), *self.used, *self.a.values(), *self.unplaced.values()]
 
 
+# --- greedy start --------------------------------------------------------------------------------
+
+# What the greedy carved on one GPU: (profile, start, workload name).
+Carved = list[tuple[Profile, int, str]]
+
+
+def can_carve(model: GpuModel, carved: Carved, profile: Profile, start: int) -> bool:
+    """Whether `profile` at `start` may join the instances already carved on a GPU."""
+    if len(carved) >= model.max_instances:
+        return False
+    if sum(p.name == profile.name for p, _, _ in carved) >= profile.max_count:
+        return False
+    if any(start < s + p.span and s < start + profile.span for p, s, _ in carved):
+        return False
+    if profile.has_me and any(p.has_me for p, _, _ in carved):
+        return False
+    if any(p.has_me_all for p, _, _ in carved) and not profile.no_me:
+        return False
+    return not (profile.has_me_all and any(not p.no_me for p, _, _ in carved))
+
+
+def _first_fit(pergpu: PerGpuModel, carved: list[Carved], order: list[int], w: Workload) -> bool:
+    """Carve the smallest fitting instance for one replica of `w` on the first GPU with room."""
+    for g in order:
+        gpu = pergpu.gpus[g]
+        if w.spread and any(name == w.name for _, _, name in carved[g]):
+            continue
+        fitting = [p for p in gpu.model.profiles if fits(w, gpu.pool.gpu_model, gpu.model, p)]
+        fitting.sort(key=lambda p: (p.span, bool(p.attributes), p.memory_mib))
+        for profile in fitting:
+            for start in profile.starts:
+                if can_carve(gpu.model, carved[g], profile, start):
+                    carved[g].append((profile, start, w.name))
+                    return True
+    return False
+
+
+def greedy_solution(pergpu: PerGpuModel) -> dict[int, int]:
+    """A feasible assignment of every variable (by index): first-fit decreasing, cheap GPUs first.
+
+    Only a hint: it gives the first stage a good start, the solver proves and improves on it.
+    """
+    gpus = pergpu.gpus
+    carved: list[Carved] = [[] for _ in gpus]
+    cheap_first = sorted(range(len(gpus)), key=lambda g: (gpus[g].pool.cost_per_hour, g))
+    biggest_first = sorted(
+        pergpu.problem.workloads,
+        # Media and spread replicas have the fewest places to go: they pick first.
+        key=lambda w: (-w.priority, -w.media, -w.spread, -w.compute_slices, -w.memory_gb),
+    )
+    placed: dict[str, int] = defaultdict(int)
+    for workload in biggest_first:
+        for _ in range(workload.replicas):
+            # GPUs already paid for first, then the cheapest new one.
+            order = [g for g in cheap_first if carved[g]] + [
+                g for g in cheap_first if not carved[g]
+            ]
+            if _first_fit(pergpu, carved, order, workload):
+                placed[workload.name] += 1
+    # Within a pool, the symmetry breaking wants GPUs ordered by units carved.
+    by_pool: dict[str, list[int]] = defaultdict(list)
+    for g, gpu in enumerate(gpus):
+        by_pool[gpu.pool.pool].append(g)
+    ordered: list[Carved] = [[] for _ in gpus]
+    for members in by_pool.values():
+        fullest = sorted(members, key=lambda g: -sum(p.span for p, _, _ in carved[g]))
+        for target, source in zip(members, fullest, strict=True):
+            ordered[target] = carved[source]
+
+    solution = {var.index: 0 for var in pergpu.all_variables()}
+    for g, instances in enumerate(ordered):
+        solution[pergpu.used[g].index] = int(bool(instances))
+        for profile, start, name in instances:
+            solution[pergpu.x[g, profile.name, start].index] = 1
+            solution[pergpu.a[name, (g, profile.name)].index] += 1
+    for workload in pergpu.problem.workloads:
+        missing = workload.replicas - placed[workload.name]
+        solution[pergpu.unplaced[workload.name].index] = missing
+    return solution
+
+
 @dataclass
 class _StageOutcome:
     status: Status
@@ -273,11 +358,7 @@ class _StagedSolver:
         self.deadline = time.monotonic() + time_limit
         self.workers = workers
         self.seed = seed
-        # All zeros is feasible (nothing carved, everything unplaced): the first stage's hint.
-        self.solution: dict[int, int] = {v.index: 0 for v in pergpu.all_variables()}
-        self.solution |= {
-            pergpu.unplaced[w.name].index: w.replicas for w in pergpu.problem.workloads
-        }
+        self.solution = greedy_solution(pergpu)  # the first stage's hint
         self.found = False
 
     def run(self, objective: cp_model.LinearExpr, maximize: bool, share: float) -> _StageOutcome:

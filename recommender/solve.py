@@ -105,8 +105,15 @@ def solve(
     def on_cost(obj: float, bound: float) -> None:
         report("cost", _units_cost(obj, weight), _units_bound(bound, weight), placed1)
 
+    # Stop once the cost is proven to one price unit (1e-4 $/h): what is left to prove is only
+    # the tie-breaker, which could otherwise use the whole time limit on large fleets.
     stage2 = run_stage(
-        lcm, max(budget - elapsed(), 0.5), options.workers, options.seed, on_solution=on_cost
+        lcm,
+        max(budget - elapsed(), 0.5),
+        options.workers,
+        options.seed,
+        on_solution=on_cost,
+        absolute_gap=weight - 1,
     )
     if stage2.solution is not None:
         final, cost_status = stage2.solution, stage2.status

@@ -16,7 +16,7 @@ from recommender.baselines import (
     serving_order,
     whole_gpu_plan,
 )
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog, Profile, load_catalog
 from recommender.formulation import fits
 from recommender.inputs import Pool, Problem, Workload
 from recommender.layouts import find_layout
@@ -222,7 +222,9 @@ def test_bfd_packs_3g_2g_1g_1g_into_one_a100(catalog: Catalog) -> None:
         ),
         pools=_one_pool(4),
     )
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
     assert len(plan.gpus) == 1
     assert _profiles(plan.gpus[0]) == ["1g.5gb", "1g.5gb", "2g.10gb", "3g.20gb"]
     assert plan.cost_per_hour == pytest.approx(4.0)
@@ -240,7 +242,9 @@ def test_bfd_fills_the_tightest_gpu_first(catalog: Catalog) -> None:
         ),
         pools=_one_pool(4),
     )
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
     layouts = sorted(_profiles(g) for g in plan.gpus)
     assert layouts == [["1g.5gb", "1g.5gb", "2g.10gb", "3g.20gb"], ["3g.20gb"]]
 
@@ -255,7 +259,9 @@ def test_bfd_opens_the_pool_with_the_cheapest_gpu_share(catalog: Catalog) -> Non
             Pool(pool="a80", gpu_model=A100_80, gpus=2, cost_per_hour=6.0),
         ),
     )
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
     assert [(g.pool, _profiles(g)) for g in plan.gpus] == [("a80", ["1g.20gb"])]
 
 
@@ -267,7 +273,9 @@ def test_bfd_uses_me_profiles_for_media_only(catalog: Catalog) -> None:
         ),
         pools=_one_pool(2),
     )
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
     by_workload: dict[str, Counter[str]] = {"video": Counter(), "plain": Counter()}
     for gpu in plan.gpus:
         for instance in gpu.instances:
@@ -289,9 +297,28 @@ def test_bfd_prefers_me_over_me_all_on_rtx_pro(catalog: Catalog) -> None:
         ),
         pools=_one_pool(1, RTX),
     )
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
     assert len(plan.gpus) == 1
     assert _profiles(plan.gpus[0]) == ["1g.24gb", "1g.24gb", "1g.24gb", "1g.24gb+me"]
+
+
+def test_bfd_falls_back_to_no_me_profiles_next_to_me_all(catalog: Catalog) -> None:
+    # RTX PRO has no 2g+me: a 30 GiB media job takes 2g.48gb+me.all, and beside it only -me
+    # profiles are allowed, so the plain jobs get 1g.24gb-me instead of a second GPU.
+    problem = Problem(
+        workloads=(
+            Workload(name="video", memory_gb=30, media=True, priority=2),
+            Workload(name="plain", memory_gb=20, replicas=2),
+        ),
+        pools=_one_pool(2, RTX),
+    )
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
+    assert len(plan.gpus) == 1
+    assert _profiles(plan.gpus[0]) == ["1g.24gb-me", "1g.24gb-me", "2g.48gb+me.all"]
 
 
 def test_bfd_explains_too_big(catalog: Catalog) -> None:
@@ -302,7 +329,9 @@ def test_bfd_explains_too_big(catalog: Catalog) -> None:
         ),
         pools=_one_pool(2),
     )
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
     assert plan.gpus == []
     assert plan.cost_per_hour == 0.0
     assert _unplaced(plan) == {
@@ -337,7 +366,10 @@ def test_capacity_short_leaves_the_low_priority_workload_out(catalog: Catalog, n
     assert set(unplaced) == {"batch"}
     missing, reason = unplaced["batch"]
     assert missing == (2 if name == "all-balanced" else 1)
-    assert reason == "capacity exhausted: the 1 GPUs of the pools it fits (only) have no room left for it"
+    assert (
+        reason
+        == "capacity exhausted: the 1 GPUs of the pools it fits (only) have no room left for it"
+    )
 
 
 def test_whole_gpu_capacity_short_serves_priority_first(catalog: Catalog) -> None:
@@ -392,7 +424,9 @@ def test_spread_other_workloads_still_share_its_gpus(catalog: Catalog) -> None:
         ),
         pools=_one_pool(4),
     )
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
     assert len(plan.gpus) == 2
     assert plan.unplaced == []
 
@@ -404,17 +438,22 @@ def _random_problem(seed: int, gpus: int, replicas: int) -> Problem:
     rng = random.Random(seed)
     models = [A100, A100_80, "H100-80GB", "A30-24GB", RTX]
     pools = tuple(
-        Pool(pool=f"p{i}-{m}", gpu_model=m, gpus=gpus // len(models), cost_per_hour=rng.choice([2, 3.5, 5]))
+        Pool(
+            pool=f"p{i}-{m}",
+            gpu_model=m,
+            gpus=gpus // len(models),
+            cost_per_hour=rng.choice([2, 3.5, 5]),
+        )
         for i, m in enumerate(models)
     )
     workloads: list[Workload] = []
     total = 0
     while total < replicas:
-        count = min(rng.choice([1, 2, 3, 8, 40]), replicas - total)
+        count = min(rng.choice([1, 2, 3, 5, 12]), replicas - total)
         workloads.append(
             Workload(
                 name=f"w{len(workloads)}",
-                memory_gb=rng.choice([1.5, 4, 4.5, 9, 12, 18, 19.5, 30, 45, 70, 100]),
+                memory_gb=rng.choice([1.5, 3, 4, 4.5, 6, 9, 12, 18, 19.5, 30, 45, 70, 100]),
                 compute_slices=rng.choice([1, 1, 1, 2, 3, 4]),
                 replicas=count,
                 priority=rng.choice([1, 1, 2, 3]),
@@ -430,8 +469,11 @@ def _random_problem(seed: int, gpus: int, replicas: int) -> Problem:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_bfd_leaves_nothing_out_that_a_used_gpu_could_take(catalog: Catalog, seed: int) -> None:
     """Greedy means: an unplaced replica fits neither a used GPU's free room nor an unused GPU."""
-    problem = _random_problem(seed, gpus=30, replicas=150)
-    plan = _valid(best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing")
+    problem = _random_problem(seed, gpus=40, replicas=120)
+    plan = _valid(
+        best_fit_decreasing_plan(problem, catalog), problem, catalog, "best-fit-decreasing"
+    )
+    assert plan.unplaced  # the fleet is short, so the check below has something to check
     workloads = {w.name: w for w in problem.workloads}
     used = Counter(g.pool for g in plan.gpus)
     for entry in plan.unplaced:
@@ -439,26 +481,34 @@ def test_bfd_leaves_nothing_out_that_a_used_gpu_could_take(catalog: Catalog, see
         for pool in problem.pools:
             model = catalog.model(pool.gpu_model)
             if used[pool.pool] < pool.gpus:
-                assert not any(fits(workload, pool.gpu_model, model, p) for p in model.profiles
-                               if not p.gfx and (workload.media or not p.has_me))
+                assert not any(
+                    _may_carve(workload, pool.gpu_model, p, catalog) for p in model.profiles
+                )
         for gpu in plan.gpus:
-            model = catalog.model(gpu.gpu_model)
             if workload.spread and any(i.workload == workload.name for i in gpu.instances):
                 continue
+            model = catalog.model(gpu.gpu_model)
             carved = [i.profile for i in gpu.instances]
             for profile in model.profiles:
-                if fits(workload, gpu.gpu_model, model, profile) and not profile.gfx:
-                    if not workload.media and (profile.has_me or profile.has_me_all):
-                        continue
+                if _may_carve(workload, gpu.gpu_model, profile, catalog):
                     assert find_layout(model, [*carved, profile.name]) is None, (
                         f"{workload.name} fits {profile.name} on {gpu.pool}#{gpu.index}"
                     )
 
 
+def _may_carve(workload: Workload, model_key: str, profile: Profile, catalog: Catalog) -> bool:
+    """A profile best fit decreasing may carve for this workload: fits, no +gfx, and media
+    engines only for media workloads."""
+    if profile.gfx or (not workload.media and (profile.has_me or profile.has_me_all)):
+        return False
+    return fits(workload, model_key, catalog.model(model_key), profile)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_all_balanced_leaves_no_fitting_spare(catalog: Catalog, seed: int) -> None:
-    problem = _random_problem(seed, gpus=30, replicas=150)
+    problem = _random_problem(seed, gpus=40, replicas=120)
     plan = _valid(all_balanced_plan(problem, catalog), problem, catalog, "all-balanced")
+    assert plan.unplaced and plan.summary is not None and plan.summary.spare_instances > 0
     workloads = {w.name: w for w in problem.workloads}
     for gpu in plan.gpus:
         model = catalog.model(gpu.gpu_model)

@@ -149,14 +149,9 @@ def test_solver_layouts_cover_every_valid_layout(catalog: Catalog, key: str) -> 
                 return True
             need = caps_small[i]
             for j, have in enumerate(caps_big):
-                if (
-                    j not in used
-                    and have[0] >= need[0]
-                    and have[1] >= need[1]
-                    and (have[2] or not need[2])
-                ):
-                    if place(i + 1, used | {j}):
-                        return True
+                fits = have[0] >= need[0] and have[1] >= need[1] and (have[2] or not need[2])
+                if j not in used and fits and place(i + 1, used | {j}):
+                    return True
             return False
 
         return place(0, set())
