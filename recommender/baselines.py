@@ -30,7 +30,7 @@ from recommender.formulation import fits
 from recommender.inputs import Pool, Problem, Workload
 from recommender.layouts import Layout, find_layout
 from recommender.plan import Plan, PlanGpu, PlanInstance, SolverStats, Unplaced
-from recommender.summary import plan_cost, summarize
+from recommender.summary import inputs_digest, plan_cost, summarize
 
 BaselinePlanner = Callable[[Problem, Catalog], Plan]
 
@@ -157,7 +157,6 @@ def _finish(
     """The plan in the DESIGN.md §4 contract: cost from the GPUs hosting instances, bound 0."""
     # Imported here: the solver may use these baselines (e.g. as a hint), so a module-level
     # import would be circular.
-    from recommender.solve import inputs_digest
 
     ordered_unplaced = [unplaced[w.name] for w in problem.workloads if w.name in unplaced]
     cost = plan_cost(gpus, problem)

@@ -31,7 +31,8 @@ from recommender.exports import EXPORTS
 from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, Problem, load_problem
 from recommender.layouts import find_layout
 from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
-from recommender.solve import Progress, SolveOptions, inputs_digest, solve
+from recommender.solve import Progress, SolveOptions, solve
+from recommender.summary import inputs_digest
 from recommender.validate import validate_plan
 
 PROG = "mig-recommender"
@@ -166,32 +167,47 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("fleet", metavar="FLEET.csv", help=_columns_help(FLEET_COLUMNS))
     _add_catalog_option(plan)
     plan.add_argument(
-        "--time-limit", type=_positive_float, default=30.0, metavar="S",
+        "--time-limit",
+        type=_positive_float,
+        default=30.0,
+        metavar="S",
         help="solver time limit in seconds; the best plan found by then is returned (default 30)",
     )
     plan.add_argument(
-        "--workers", type=_positive_int, default=2, metavar="N",
+        "--workers",
+        type=_positive_int,
+        default=2,
+        metavar="N",
         help="solver threads (default 2)",
     )
     plan.add_argument(
-        "--seed", type=_non_negative_int, default=0, metavar="N",
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
         help="solver random seed (default 0)",
     )
     for key, (file_name, _mime, _function) in EXPORTS.items():
         plan.add_argument(
-            f"--{key}", dest=_export_dest(key), metavar="OUT",
+            f"--{key}",
+            dest=_export_dest(key),
+            metavar="OUT",
             help=f"write the {key} export to OUT (default name {file_name})",
         )
     plan.add_argument(
-        "--out-dir", metavar="DIR",
+        "--out-dir",
+        metavar="DIR",
         help="write every export into DIR (created if missing) under its default file name",
     )
     plan.add_argument(
-        "--progress", action="store_true",
+        "--progress",
+        action="store_true",
         help="show solver progress on stderr even when stderr is not a terminal",
     )
     plan.add_argument(
-        "--quiet", action="store_true", help="print nothing but errors",
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors",
     )
     plan.set_defaults(run=run_plan)
 
@@ -237,13 +253,14 @@ def _export_dest(key: str) -> str:
 def run_plan(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     problem = load_problem(
-        args.workloads, args.fleet, catalog,
-        workloads_label=args.workloads, fleet_label=args.fleet,
+        args.workloads,
+        args.fleet,
+        catalog,
+        workloads_label=args.workloads,
+        fleet_label=args.fleet,
     )
     outputs = _output_paths(args)
-    options = SolveOptions(
-        time_limit_seconds=args.time_limit, workers=args.workers, seed=args.seed
-    )
+    options = SolveOptions(time_limit_seconds=args.time_limit, workers=args.workers, seed=args.seed)
     show_progress = not args.quiet and (args.progress or _is_tty(sys.stderr))
     with ProgressLine(sys.stderr, enabled=show_progress) as progress_line:
         plan = solve(problem, catalog, options, progress=progress_line.update)
@@ -564,8 +581,11 @@ def run_check(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     plan_data = read_plan_json(args.plan)
     problem = load_problem(
-        args.workloads, args.fleet, catalog,
-        workloads_label=args.workloads, fleet_label=args.fleet,
+        args.workloads,
+        args.fleet,
+        catalog,
+        workloads_label=args.workloads,
+        fleet_label=args.fleet,
     )
     violations = validate_plan(plan_data, problem, catalog)
     if violations:
@@ -693,7 +713,14 @@ def format_model_details(key: str, model: GpuModel) -> str:
         lines.append(f"aliases: {'; '.join(model.aliases)}")
     lines.append("")
     headers = [
-        "profile", "id", "compute", "memory GiB", "span", "starts", "max", "attributes",
+        "profile",
+        "id",
+        "compute",
+        "memory GiB",
+        "span",
+        "starts",
+        "max",
+        "attributes",
         "memory source",
     ]
     lines += format_table(headers, [_profile_row(model, p) for p in model.profiles])

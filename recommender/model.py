@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from recommender.formulation import PRICE_SCALE, Formulation
@@ -240,3 +241,43 @@ def run_stage(
 
 def price_units_to_dollars(units: float) -> float:
     return units / PRICE_SCALE
+
+
+def lp_relaxation_bound(model: cp_model.CpModel, time_limit: float = 10.0) -> float | None:
+    """Lower bound on a minimization CP-SAT model from its LP relaxation (GLOP).
+
+    Read from the model's proto, so it relaxes exactly the model that was solved. Every
+    constraint of the layout-count model is linear; the function refuses anything else.
+    """
+    proto = model.proto
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    if lp is None or not proto.has_objective():
+        return None
+    lp.SetTimeLimit(int(time_limit * 1000))
+    # The proto's repeated fields do not support negative indexing: copy them to lists.
+    domains = [list(v.domain) for v in proto.variables]
+    columns = [lp.NumVar(d[0], d[-1], "") for d in domains]
+    for constraint in proto.constraints:
+        if not constraint.has_linear() or len(constraint.enforcement_literal) > 0:
+            return None
+        linear = constraint.linear
+        domain = list(linear.domain)
+        lower, upper = domain[0], domain[-1]
+        row = lp.Constraint(
+            -lp.infinity() if lower <= cp_model.INT_MIN else lower,
+            lp.infinity() if upper >= cp_model.INT_MAX else upper,
+        )
+        for var, coeff in zip(linear.vars, linear.coeffs, strict=True):
+            if var < 0:
+                return None
+            row.SetCoefficient(columns[var], coeff)
+    objective = lp.Objective()
+    for var, coeff in zip(proto.objective.vars, proto.objective.coeffs, strict=True):
+        if var < 0:
+            return None
+        objective.SetCoefficient(columns[var], coeff)
+    objective.SetMinimization()
+    if lp.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    scale = proto.objective.scaling_factor or 1.0
+    return (objective.Value() + proto.objective.offset) * scale

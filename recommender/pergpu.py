@@ -1,15 +1,18 @@
 """Per-GPU Boolean CP-SAT model: an independent cross-check of the planner on small fleets.
 
 Every GPU of every pool gets its own variables: a Boolean `x[g, p, s]` per profile `p` and legal
-start `s` (with an optional fixed-size interval on the GPU's placement axis) and a Boolean
-`a[w, g, p, s]` when a replica of workload `w` runs on that instance. The placement rules of
+start `s` (with an optional fixed-size interval on the GPU's placement axis) and an integer
+`a[w, g, p]`, the replicas of workload `w` on the instances of profile `p` of GPU `g` (instances of
+one profile on one GPU are interchangeable, so counting per profile rather than per start drops a
+symmetry without losing a solution; the plan gives them starts in order). The placement rules of
 DESIGN.md §2 are stated directly on these variables, so this model shares no code with the layout
 enumeration or the aggregated layout-count model: when both agree on the optimum, both are likely
 right. The model grows with GPUs x starts x workloads; keep it to small fleets (about 16 GPUs and
 60 replicas).
 
 The objective is lexicographic, solved in stages on one model, each stage fixing the value the
-previous one reached and starting from its solution:
+previous one reached and starting from its solution (the first from a first-fit-decreasing
+greedy plan, so a plan exists even if the time runs out):
 1. maximize the priority-weighted placed replicas;
 2. minimize the cost in integer units of 1e-4 $/h;
 3. minimize GPUs used, then instances carved but hosting nothing, then replicas of non-media
@@ -346,8 +349,7 @@ def greedy_solution(pergpu: PerGpuModel) -> dict[int, int]:
 @dataclass
 class _StageOutcome:
     status: Status
-    objective: int | None
-    bound: float | None
+    bound: float | None  # the solver's proven bound on the stage objective
 
 
 class _StagedSolver:
@@ -358,8 +360,8 @@ class _StagedSolver:
         self.deadline = time.monotonic() + time_limit
         self.workers = workers
         self.seed = seed
-        self.solution = greedy_solution(pergpu)  # the first stage's hint
-        self.found = False
+        # Always a feasible solution of every stage run so far: the greedy plan to begin with.
+        self.solution = greedy_solution(pergpu)
 
     def run(self, objective: cp_model.LinearExpr, maximize: bool, share: float) -> _StageOutcome:
         model = self.pergpu.model
@@ -378,10 +380,9 @@ class _StagedSolver:
         code = solver.solve(model)
         status = _STATUS_NAMES.get(code, "unknown")
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return _StageOutcome(status, None, None)
-        self.found = True
+            return _StageOutcome(status, None)
         self.solution = {v.index: solver.value(v) for v in self.pergpu.all_variables()}
-        return _StageOutcome(status, round(solver.objective_value), solver.best_objective_bound)
+        return _StageOutcome(status, solver.best_objective_bound)
 
     def value(self, var: cp_model.IntVar) -> int:
         return self.solution[var.index]
@@ -399,24 +400,15 @@ def solve_per_gpu(
     pergpu = PerGpuModel(problem, catalog)
     staged = _StagedSolver(pergpu, time_limit_seconds, workers, seed)
 
-    skipped = _StageOutcome("unknown", None, None)
+    # Each stage keeps what the previous one reached, measured on the current solution, which
+    # stays feasible even when a stage finds nothing better in its time.
     placement = staged.run(pergpu.placed_weight(), maximize=True, share=STAGE_TIME_SHARES[0])
-    cost = tidy = skipped
-    # A stage that finds nothing ends the run: later stages would lose what it should have fixed.
-    if placement.objective is not None:
-        pergpu.model.add(pergpu.placed_weight() >= placement.objective)
-        cost = staged.run(pergpu.cost_units(), maximize=False, share=STAGE_TIME_SHARES[1])
-    if cost.objective is not None:
-        pergpu.model.add(pergpu.cost_units() <= cost.objective)
-        tidy = staged.run(pergpu.tie_break(), maximize=False, share=STAGE_TIME_SHARES[2])
+    pergpu.model.add(pergpu.placed_weight() >= _placed_weight_of(pergpu, staged))
+    cost = staged.run(pergpu.cost_units(), maximize=False, share=STAGE_TIME_SHARES[1])
+    pergpu.model.add(pergpu.cost_units() <= _cost_units_of(pergpu, staged))
+    tidy = staged.run(pergpu.tie_break(), maximize=False, share=STAGE_TIME_SHARES[2])
 
     optimal = all(stage.status == "optimal" for stage in (placement, cost, tidy))
-    if optimal:
-        status: Status = "optimal"
-    elif placement.objective is not None:
-        status = "feasible"
-    else:
-        status = "unknown"
     gpus = _plan_gpus(pergpu, staged)
     prices = {pool.pool: pool.cost_per_hour for pool in problem.pools}
     cost_per_hour = round(sum(prices[gpu.pool] for gpu in gpus), 6)
@@ -435,7 +427,7 @@ def solve_per_gpu(
         notes=[f"tie-break stage (GPUs, spares, suffixed profiles, units): {tidy.status}"],
     )
     plan = Plan(
-        status=status,
+        status="optimal" if optimal else "feasible",
         cost_per_hour=cost_per_hour,
         # Rounded prices can put the integer bound a hair above the exact cost; never report that.
         lower_bound_per_hour=min(round(bound, 6), cost_per_hour),
@@ -443,10 +435,24 @@ def solve_per_gpu(
         unplaced=_unplaced(pergpu, staged),
         solver=stats,
     )
-    placed_weight = sum(
-        w.priority * (w.replicas - staged.value(pergpu.unplaced[w.name])) for w in problem.workloads
-    )
+    placed_weight = _placed_weight_of(pergpu, staged)
     return PerGpuResult(plan, placed_weight, cost_per_hour, len(gpus), optimal)
+
+
+def _placed_weight_of(pergpu: PerGpuModel, staged: _StagedSolver) -> int:
+    """placed_weight() evaluated on the current solution."""
+    return sum(
+        w.priority * (w.replicas - staged.value(pergpu.unplaced[w.name]))
+        for w in pergpu.problem.workloads
+    )
+
+
+def _cost_units_of(pergpu: PerGpuModel, staged: _StagedSolver) -> int:
+    """cost_units() evaluated on the current solution."""
+    return sum(
+        round(gpu.pool.cost_per_hour * COST_UNITS_PER_DOLLAR) * staged.value(pergpu.used[g])
+        for g, gpu in enumerate(pergpu.gpus)
+    )
 
 
 def _plan_gpus(pergpu: PerGpuModel, staged: _StagedSolver) -> list[PlanGpu]:
@@ -499,12 +505,10 @@ def _unplaced(pergpu: PerGpuModel, staged: _StagedSolver) -> list[Unplaced]:
         missing = staged.value(pergpu.unplaced[workload.name])
         if missing == 0:
             continue
-        if workload.name not in has_candidate:
-            reason = _no_fit_reason(workload)
-        elif staged.found:
+        if workload.name in has_candidate:
             reason = "capacity exhausted"
         else:
-            reason = "the solver found no plan within the time limit"
+            reason = _no_fit_reason(workload)
         unplaced.append(Unplaced(workload=workload.name, replicas=missing, reason=reason))
     return unplaced
 

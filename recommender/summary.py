@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 from recommender.catalog import Catalog
@@ -128,3 +129,10 @@ def unplaced_reason(workload: Workload, problem: Problem, catalog: Catalog) -> s
         f"capacity exhausted: the {gpus} GPUs that can host it ({pools_text}) are full with "
         "replicas of equal or higher priority"
     )
+
+
+def inputs_digest(problem: Problem, catalog: Catalog) -> str:
+    """SHA-256 of the inputs that determine a plan (workloads, pools, the models they use)."""
+    used = sorted({p.gpu_model for p in problem.pools})
+    payload = problem.model_dump_json() + "".join(catalog.model(k).model_dump_json() for k in used)
+    return hashlib.sha256(payload.encode()).hexdigest()

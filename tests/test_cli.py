@@ -463,6 +463,22 @@ def test_check_names_an_overlap_in_a_tampered_plan(
     assert overlap and f"GPU {gpu['pool']}#{gpu['index']}" in overlap[0]
 
 
+def test_check_notes_a_plan_made_for_other_inputs(
+    sample_run: tuple[Run, Path], tmp_path: Path
+) -> None:
+    _, plan_path = sample_run
+    fleet_text = FLEET_CSV.read_text(encoding="utf-8")
+    bigger = fleet_text.replace("a100-80-west,A100-80GB,10,", "a100-80-west,A100-80GB,11,")
+    assert bigger != fleet_text
+    fleet = tmp_path / "fleet.csv"
+    fleet.write_text(bigger, encoding="utf-8")
+    run = run_cli(["check", str(plan_path), str(WORKLOADS_CSV), str(fleet)])
+    # One more spare GPU does not break the plan, but the plan was not made for this fleet.
+    assert run.code == 0, run.out
+    assert run.out.startswith("plan is valid")
+    assert "note: the plan's inputs_sha256 differs" in run.out
+
+
 def test_check_reports_schema_problems_as_violations(tmp_path: Path) -> None:
     plan_path = tmp_path / "plan.json"
     plan_path.write_text('{"status": "great", "gpus": []}', encoding="utf-8")

@@ -274,3 +274,33 @@ def test_empty_fleet_places_nothing(catalog: Catalog) -> None:
 def test_cp_sat_api_is_the_snake_case_one() -> None:
     # Guards against an OR-Tools downgrade that lacks the API the model uses.
     assert hasattr(cp_model.CpModel(), "new_int_var")
+
+
+def test_lp_relaxation_bounds_the_sample_optimum(catalog: Catalog) -> None:
+    from pathlib import Path
+
+    from recommender.inputs import load_problem
+    from recommender.model import lp_relaxation_bound
+
+    data = Path(__file__).parent.parent / "data"
+    problem = load_problem(data / "workloads.csv", data / "fleet.csv", catalog)
+    lcm = LayoutCountModel(build_formulation(problem, catalog))
+    lcm.add_all_constraints()
+    lcm.model.add(lcm.shortfall() == 0)
+    lcm.model.minimize(lcm.cost())
+    relaxed = lp_relaxation_bound(lcm.model)
+    exact = run_stage(lcm, 10, 2, 0)
+    assert exact.status == "optimal"
+    assert relaxed is not None
+    assert 0.9 * exact.objective <= relaxed <= exact.objective + 1e-6
+
+
+def test_lp_relaxation_refuses_non_linear_models() -> None:
+    from recommender.model import lp_relaxation_bound
+
+    model = cp_model.CpModel()
+    x = model.new_int_var(0, 3, "x")
+    y = model.new_int_var(0, 3, "y")
+    model.add_max_equality(y, [x, 1])
+    model.minimize(y)
+    assert lp_relaxation_bound(model) is None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ortools.sat.python import cp_model
 
 from recommender.catalog import Catalog, load_catalog
 from recommender.inputs import Pool, Problem, Workload
-from recommender.pergpu import PerGpuResult, solve_per_gpu
+from recommender.pergpu import PerGpuModel, PerGpuResult, greedy_solution, solve_per_gpu
 from recommender.plan import PlanGpu, PlanInstance
 from recommender.validate import validate_plan
 
@@ -300,6 +302,100 @@ def test_rtx_pro_6000_me_all_sits_only_next_to_no_me(catalog: Catalog) -> None:
     assert_optimal(result, cost=0.9)
     (gpu,) = result.plan.gpus
     assert profiles_of(gpu) == ["1g.24gb-me", "1g.24gb-me", "2g.48gb+me.all"]
+
+
+# --- greedy start and time limits ----------------------------------------------------------------
+
+
+def mixed_problem() -> Problem:
+    """Two pools, media, spread, a pinned model and a workload that fits only the 80 GB part."""
+    return Problem(
+        workloads=(
+            Workload(name="a", memory_gb=15, compute_slices=3, replicas=3, priority=2),
+            Workload(name="b", memory_gb=8, compute_slices=2, replicas=4),
+            Workload(name="c", memory_gb=4, replicas=8),
+            Workload(name="d", memory_gb=4, replicas=2, media=True),
+            Workload(name="e", memory_gb=30, replicas=2, spread=True),
+            Workload(name="f", memory_gb=60, gpu_models=("A100-80GB",)),
+        ),
+        pools=(
+            pool("p40", "A100-40GB", gpus=4, price=1.2),
+            pool("p80", "A100-80GB", gpus=3, price=1.9),
+        ),
+    )
+
+
+def rtx_problem() -> Problem:
+    return Problem(
+        workloads=(
+            Workload(name="video", memory_gb=40, compute_slices=2, media=True, replicas=2),
+            Workload(name="one", memory_gb=20, replicas=3),
+        ),
+        pools=(pool("rtx", "RTX-PRO-6000-96GB", gpus=2, price=0.9),),
+    )
+
+
+def hint_is_feasible(pergpu: PerGpuModel, solution: dict[int, int]) -> bool:
+    """Whether CP-SAT accepts `solution` with every variable fixed to it."""
+    pergpu.model.clear_hints()
+    for var in pergpu.all_variables():
+        pergpu.model.add_hint(var, solution[var.index])
+    solver = cp_model.CpSolver()
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.max_time_in_seconds = TIME_LIMIT
+    solver.parameters.num_workers = 1
+    return solver.solve(pergpu.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+
+
+@pytest.mark.parametrize("make_problem", [mixed_problem, rtx_problem])
+def test_greedy_start_is_a_feasible_solution_of_the_model(
+    catalog: Catalog, make_problem: Callable[[], Problem]
+) -> None:
+    problem = make_problem()
+    pergpu = PerGpuModel(problem, catalog)
+    solution = greedy_solution(pergpu)
+    placed = sum(w.replicas - solution[pergpu.unplaced[w.name].index] for w in problem.workloads)
+    assert placed == problem.total_replicas  # both fleets have room for everything
+    assert hint_is_feasible(pergpu, solution)
+
+
+@pytest.mark.parametrize(("neighbour", "feasible"), [("1g.5gb", True), ("1g.5gb+me", False)])
+def test_hint_check_rejects_a_rule_breaking_start(
+    catalog: Catalog, neighbour: str, feasible: bool
+) -> None:
+    # The check above must be able to fail: a second +me instance on a GPU breaks only that rule.
+    problem = Problem(
+        workloads=(Workload(name="huge", memory_gb=50),),  # fits nowhere: nothing else carved
+        pools=(pool("a100", "A100-40GB", gpus=2, price=1.0),),
+    )
+    pergpu = PerGpuModel(problem, catalog)
+    solution = greedy_solution(pergpu)
+    assert solution[pergpu.unplaced["huge"].index] == 1
+    for profile, start in (("1g.5gb+me", 0), (neighbour, 1)):
+        solution[pergpu.x[0, profile, start].index] = 1
+    solution[pergpu.used[0].index] = 1
+    assert hint_is_feasible(pergpu, solution) == feasible
+
+
+def test_no_time_still_returns_a_valid_plan(catalog: Catalog) -> None:
+    problem = mixed_problem()
+    result = solve_per_gpu(problem, catalog, time_limit_seconds=0.0)
+    assert validate_plan(result.plan, problem, catalog) == []
+    assert result.plan.status in ("optimal", "feasible")
+    assert result.optimal == (result.plan.status == "optimal")
+    assert result.plan.unplaced == []  # the greedy start alone places everything here
+    assert 0 <= result.plan.lower_bound_per_hour <= result.cost_per_hour
+
+
+def test_mixed_fleet_is_solved_to_optimality(catalog: Catalog) -> None:
+    problem = mixed_problem()
+    result = solve_checked(problem, catalog)
+    assert result.optimal
+    assert result.plan.unplaced == []
+    assert result.placed_weight == 23
+    # "f" needs an A100-80GB (60 GiB only fits 7g.80gb), so at least one p80 GPU is paid for.
+    assert "p80" in {g.pool for g in result.plan.gpus}
+    assert result.plan.lower_bound_per_hour == pytest.approx(result.cost_per_hour)
 
 
 # --- the model stays independent of the aggregated one -------------------------------------------
