@@ -443,6 +443,7 @@ def render_knobs(problem: Problem) -> Knobs:
             overrides_table(problem, ss.overrides_seed),
             key=f"pool_knobs_{ss.overrides_version}",
             disabled=["pool", "gpu_model"],
+            column_order=["pool", "gpus", "cost_per_hour"],
             hide_index=True,
             width="stretch",
             column_config={
@@ -928,10 +929,17 @@ def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "cost_per_hour": st.column_config.NumberColumn("$/h", format="$%.2f"),
-            "cost_per_month": st.column_config.NumberColumn("$/month", format="$%.0f"),
-            "plan_saves_per_hour": st.column_config.NumberColumn("plan saves $/h", format="$%.2f"),
-            "plan_saves_percent": st.column_config.NumberColumn("plan saves %", format="%.1f%%"),
+            "cost_per_hour": st.column_config.NumberColumn("$/h", format="dollar"),
+            "cost_per_month": st.column_config.NumberColumn("$/month", format="dollar"),
+            "gpus_used": st.column_config.NumberColumn("GPUs used"),
+            "replicas_placed": st.column_config.NumberColumn("replicas placed"),
+            "replicas_unplaced": st.column_config.NumberColumn("replicas unplaced"),
+            "plan_saves_per_hour": st.column_config.NumberColumn(
+                "optimized plan saves $/h", format="dollar"
+            ),
+            "plan_saves_percent": st.column_config.NumberColumn(
+                "optimized plan saves %", format="%.1f%%"
+            ),
         },
     )
     st.caption(

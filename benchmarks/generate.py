@@ -31,8 +31,10 @@ from recommender.catalog import GpuModel, Profile, load_catalog
 
 # Summed GPU shares of all replicas as a fraction of the fleet's GPUs. The share is a lower
 # bound of what a replica really takes (fragmentation, and the cheapest plan need not be the
-# densest), so 0.6 lands the optimum at roughly 60-85% of the GPUs.
-NORMAL_SHARE = 0.6
+# densest); 0.72 lands the optimum at roughly 70-80% of the GPUs. At 5 replicas per GPU (the
+# issue's sizes) the summed share cannot go below 5/7 (at most seven 1g instances per GPU), so
+# there the split gives the multi-slice workloads as few replicas as it can.
+NORMAL_SHARE = 0.72
 SHORT_SHARE = 1.3
 # Restricted workloads together take at most this fraction of the GPUs of the models they allow.
 RESTRICTED_BUDGET = 0.35
@@ -141,7 +143,10 @@ ARCHETYPES: tuple[Archetype, ...] = (
     Archetype("gemma-2-9b-it", (21.0, 23.0), 3, 2),
     Archetype("llama-2-13b-chat", (28.0, 30.0), 3, 2),
     Archetype("qwen2.5-14b-instruct", (31.0, 34.0), 4, 2),
-    # LLMs in int4 (AWQ).
+    # LLMs in int4 (AWQ) and fp8.
+    Archetype("llama-3.1-8b-instruct-awq", (6.5, 8.0), 1, 3),
+    Archetype("mistral-7b-instruct-v0.3-awq", (6.0, 7.5), 1, 2),
+    Archetype("qwen2.5-7b-instruct-fp8", (10.0, 12.0), 1, 2),
     Archetype("qwen2.5-32b-instruct-awq", (20.0, 24.0), 3, 2),
     Archetype("mixtral-8x7b-instruct-awq", (25.0, 27.0), 3, 1),
     Archetype("llama-3.1-70b-instruct-awq", (37.0, 39.0), 4, 2),

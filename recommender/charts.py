@@ -154,7 +154,7 @@ def cost_by_pool_chart(frame: pd.DataFrame) -> alt.Chart:
             color=alt.Color("gpu_model:N", title="GPU model"),
             tooltip=["pool", "gpu_model", "gpus_used", "gpus_available", "cost_per_hour"],
         )
-        .properties(height=max(60, 32 * len(frame)))
+        .properties(height=max(120, 44 * len(frame)))
     )
 
 
@@ -237,11 +237,16 @@ def placement_chart(frame: pd.DataFrame, pools: Sequence[str]) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("sum(replicas):Q", title="replicas"),
-            y=alt.Y("workload:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+            y=alt.Y(
+                "workload:N",
+                sort=None,
+                title=None,
+                axis=alt.Axis(labelLimit=260, labelOverlap=False),
+            ),
             color=alt.Color("pool:N", scale=alt.Scale(domain=domain, range=colors), title="pool"),
             tooltip=["workload", "pool", "replicas"],
         )
-        .properties(height=max(80, 18 * frame["workload"].nunique()))
+        .properties(height=max(80, 22 * frame["workload"].nunique()))
     )
 
 

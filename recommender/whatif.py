@@ -384,7 +384,9 @@ def _row(members: list[PlanGpu], catalog: Catalog) -> LayoutRow:
 
 def baseline_comparison(plan: Plan, baselines: Mapping[str, Plan]) -> pd.DataFrame:
     """One row for the plan and one per baseline, with the plan's saving against each."""
-    rows = [_comparison_row("Optimized plan", plan, plan)]
+    own = _comparison_row("Optimized plan", plan, plan)
+    own.update(plan_saves_per_hour=None, plan_saves_percent=None)
+    rows = [own]
     rows += [_comparison_row(name, base, plan) for name, base in baselines.items()]
     return pd.DataFrame(rows)
 

@@ -136,9 +136,7 @@ def test_plan_layout_lines_count_every_used_gpu(sample_run: tuple[Run, Path]) ->
 def test_plan_lists_unplaced_workloads_with_reasons_and_still_succeeds(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    workloads, fleet = write_inputs(
-        tmp_path, SMALL_WORKLOADS + "giant,500,7,2\n", SMALL_FLEET
-    )
+    workloads, fleet = write_inputs(tmp_path, SMALL_WORKLOADS + "giant,500,7,2\n", SMALL_FLEET)
     plan_path = tmp_path / "plan.json"
     run = run_cli(["plan", str(workloads), str(fleet), *FAST, "--json", str(plan_path)])
     assert run.code == 0, run.err
@@ -152,8 +150,16 @@ def test_quiet_prints_nothing_and_writes_files(tmp_path: Path, catalog: Catalog)
     workloads, fleet = write_inputs(tmp_path, SMALL_WORKLOADS, SMALL_FLEET)
     plan_path = tmp_path / "plan.json"
     run = run_cli(
-        ["plan", str(workloads), str(fleet), *FAST, "--json", str(plan_path), "--quiet",
-         "--progress"]
+        [
+            "plan",
+            str(workloads),
+            str(fleet),
+            *FAST,
+            "--json",
+            str(plan_path),
+            "--quiet",
+            "--progress",
+        ]
     )
     assert (run.code, run.out, run.err) == (0, "", "")
     assert_plan_file_valid(plan_path, workloads, fleet, catalog)
@@ -206,8 +212,16 @@ def test_out_dir_is_created_and_explicit_paths_win(tmp_path: Path, catalog: Cata
     out_dir = tmp_path / "new" / "nested"
     custom_csv = tmp_path / "custom.csv"
     run = run_cli(
-        ["plan", str(workloads), str(fleet), *FAST, "--out-dir", str(out_dir),
-         "--csv", str(custom_csv)]
+        [
+            "plan",
+            str(workloads),
+            str(fleet),
+            *FAST,
+            "--out-dir",
+            str(out_dir),
+            "--csv",
+            str(custom_csv),
+        ]
     )
     assert run.code == 0, run.err
     expected = {name for key, (name, _, _) in EXPORTS.items() if key != "csv"}
@@ -315,52 +329,66 @@ GOOD_WORKLOADS = "name,memory_gb\na,4\nb,8\n"
 # (workloads, fleet, messages that must appear; {w}/{f} stand for the two files' paths)
 BAD_INPUTS = {
     "missing column": (
-        "name,replicas\na,1\n", GOOD_FLEET, ["{w}:1: memory_gb: required column is missing"],
+        "name,replicas\na,1\n",
+        GOOD_FLEET,
+        ["{w}:1: memory_gb: required column is missing"],
     ),
     "unknown column": (
-        "name,memory_gb,colour\na,4,red\n", GOOD_FLEET,
+        "name,memory_gb,colour\na,4,red\n",
+        GOOD_FLEET,
         ["{w}:1: colour: unknown column (allowed: name, memory_gb"],
     ),
     "empty file": ("", GOOD_FLEET, ["{w}: file is empty"]),
     "header only": ("name,memory_gb\n", GOOD_FLEET, ["{w}: no data rows after the header"]),
     "wrong type": (
-        "name,memory_gb\na,4\nb,abc\n", GOOD_FLEET, ["{w}:3: memory_gb: 'abc' is not a number"],
+        "name,memory_gb\na,4\nb,abc\n",
+        GOOD_FLEET,
+        ["{w}:3: memory_gb: 'abc' is not a number"],
     ),
     "zero memory": ("name,memory_gb\na,0\n", GOOD_FLEET, ["{w}:2: memory_gb: 0 is out of range"]),
     "negative replicas": (
-        "name,memory_gb,replicas\na,4,-1\n", GOOD_FLEET,
+        "name,memory_gb,replicas\na,4,-1\n",
+        GOOD_FLEET,
         ["{w}:2: replicas: -1 is out of range (expected a whole number >= 1)"],
     ),
     "negative gpus and price": (
-        GOOD_WORKLOADS, "pool,gpu_model,gpus,cost_per_hour\np1,A100-40GB,-3,-1\n",
+        GOOD_WORKLOADS,
+        "pool,gpu_model,gpus,cost_per_hour\np1,A100-40GB,-3,-1\n",
         ["{f}:2: gpus: -3 is out of range", "{f}:2: cost_per_hour: -1 is out of range"],
     ),
     "duplicate workload names": (
-        "name,memory_gb\na,4\nb,2\na,3\n", GOOD_FLEET,
+        "name,memory_gb\na,4\nb,2\na,3\n",
+        GOOD_FLEET,
         ["{w}:4: name: 'a' is used twice (first on line 2)"],
     ),
     "duplicate pool names": (
-        GOOD_WORKLOADS, GOOD_FLEET + "p1,H100-80GB,1,12\n",
+        GOOD_WORKLOADS,
+        GOOD_FLEET + "p1,H100-80GB,1,12\n",
         ["{f}:3: pool: 'p1' is used twice (first on line 2)"],
     ),
     "unknown fleet model": (
-        GOOD_WORKLOADS, "pool,gpu_model,gpus,cost_per_hour\np1,A100-40G,2,4\n",
+        GOOD_WORKLOADS,
+        "pool,gpu_model,gpus,cost_per_hour\np1,A100-40G,2,4\n",
         ["{f}:2: gpu_model: unknown GPU model 'A100-40G' (did you mean A100-40GB?"],
     ),
     "unknown workload model": (
-        "name,memory_gb,gpu_models\na,4,A100-40GB|H100-80G\n", GOOD_FLEET,
+        "name,memory_gb,gpu_models\na,4,A100-40GB|H100-80G\n",
+        GOOD_FLEET,
         ["{w}:2: gpu_models: unknown GPU model 'H100-80G' (did you mean H100-80GB?"],
     ),
     "model not in fleet": (
-        "name,memory_gb,gpu_models\na,4,A100-40GB\nb,4,H100-80GB\n", GOOD_FLEET,
+        "name,memory_gb,gpu_models\na,4,A100-40GB\nb,4,H100-80GB\n",
+        GOOD_FLEET,
         ["{w}:3: gpu_models: none of H100-80GB is in the fleet (fleet models: A100-40GB)"],
     ),
     "non-UTF-8": (
-        b"name,memory_gb\na,4\nb\xff,2\n", GOOD_FLEET,
+        b"name,memory_gb\na,4\nb\xff,2\n",
+        GOOD_FLEET,
         ["{w}:3: byte 0xff is not valid UTF-8"],
     ),
     "problems in both files at once": (
-        "name,memory_gb\na,x\n", "pool,gpu_model,gpus,cost_per_hour\np1,A100-40GB,two,4\n",
+        "name,memory_gb\na,x\n",
+        "pool,gpu_model,gpus,cost_per_hour\np1,A100-40GB,two,4\n",
         ["{w}:2: memory_gb: 'x' is not a number", "{f}:2: gpus: 'two' is not a whole number"],
     ),
 }
@@ -524,14 +552,25 @@ def test_catalog_lists_every_model_with_its_nvidia_smi_names(catalog: Catalog) -
     assert run.code == 0
     lines = run.out.splitlines()
     assert lines[0].split() == [
-        "model", "memory", "compute", "slices", "axis", "units", "profiles", "nvidia-smi", "names",
+        "model",
+        "memory",
+        "compute",
+        "slices",
+        "axis",
+        "units",
+        "profiles",
+        "nvidia-smi",
+        "names",
     ]
     for key, model in catalog.models.items():
         row = next(line for line in lines if line.startswith(key + " "))
         cells = row.split()
         assert cells[1:6] == [
-            f"{model.memory_gb:g}", "GB", str(model.compute_slices),
-            str(model.placement_units), str(len(model.profiles)),
+            f"{model.memory_gb:g}",
+            "GB",
+            str(model.compute_slices),
+            str(model.placement_units),
+            str(len(model.profiles)),
         ]
     a100 = next(line for line in lines if line.startswith("A100-40GB "))
     assert "NVIDIA A100-SXM4-40GB" in a100
@@ -548,9 +587,13 @@ def test_catalog_model_shows_profiles_and_all_balanced(name: str, catalog: Catal
         row = next(line for line in lines if line.startswith(profile.name + " "))
         cells = row.split()
         assert cells[:7] == [
-            profile.name, str(profile.id), str(profile.compute_slices),
-            f"{profile.memory_gib:.2f}", str(profile.span),
-            ",".join(map(str, profile.starts)), str(profile.max_count),
+            profile.name,
+            str(profile.id),
+            str(profile.compute_slices),
+            f"{profile.memory_gib:.2f}",
+            str(profile.span),
+            ",".join(map(str, profile.starts)),
+            str(profile.max_count),
         ]
     assert "1g.5gb+me  20  1        4.75        1     0,1,2,3,4,5,6  1    me" in run.out
     balanced = next(line for line in lines if line.startswith("all-balanced:"))
@@ -587,7 +630,10 @@ def test_console_script_end_to_end(tmp_path: Path, catalog: Catalog) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     solved = subprocess.run(
         [executable, "plan", str(WORKLOADS_CSV), str(FLEET_CSV), *FAST, "--out-dir", str(out_dir)],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert solved.returncode == 0, solved.stderr
     assert "Traceback" not in solved.stderr
@@ -613,7 +659,10 @@ def test_console_script_end_to_end(tmp_path: Path, catalog: Catalog) -> None:
 
     checked = subprocess.run(
         [executable, "check", str(out_dir / "plan.json"), str(WORKLOADS_CSV), str(FLEET_CSV)],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith("plan is valid")
