@@ -1022,6 +1022,8 @@ def main() -> None:
         status.code(job.error or "unknown error", language=None)
         return
     plan = job.plan
+    # What the page shows, for this session only (tests read it to check the plan independently).
+    ss.plan, ss.problem = plan, problem
     baselines = baseline_plans(inputs_digest(problem, inputs.catalog), problem, inputs.catalog)
     with status:
         render_headline(job, problem, inputs.catalog, baselines)

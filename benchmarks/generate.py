@@ -473,7 +473,8 @@ def _fill(group: list[GeneratedWorkload], total: int) -> None:
         for w in over:
             w.replicas = w.cap
             remaining -= w.cap
-            free.remove(w)
+        capped = {id(w) for w in over}  # identity: equal-looking workloads are still distinct
+        free = [w for w in free if id(w) not in capped]
     for w in free:
         w.replicas = 1
     _force_total(group, total)

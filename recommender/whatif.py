@@ -278,10 +278,8 @@ class Block:
     def caption(self) -> str:
         if not self.hosts:
             return SPARE
-        if len(self.hosts) == 1 and self.spare == 0:
-            return self.hosts[0]
-        extra = f" + {self.spare} spare" if self.spare else ""
-        return f"{len(self.hosts)} workloads{extra}"
+        named = self.hosts[0] if len(self.hosts) == 1 else f"{len(self.hosts)} workloads"
+        return f"{named} + {self.spare} spare" if self.spare else named
 
 
 @dataclass(frozen=True)

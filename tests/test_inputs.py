@@ -141,7 +141,8 @@ def test_workload_restricted_to_a_model_not_in_the_fleet(catalog: Catalog) -> No
     with pytest.raises(InputError) as caught:
         load_problem(b"name,memory_gb,gpu_models\nx,1,B200-180GB|H100-80GB\n", FLEET, catalog)
     assert str(caught.value.issues[0]) == (
-        "workloads.csv:2: gpu_models: none of B200-180GB, H100-80GB is in the fleet (fleet models: A100-40GB)"
+        "workloads.csv:2: gpu_models: none of B200-180GB, H100-80GB is in the fleet "
+        "(fleet models: A100-40GB)"
     )
 
 
