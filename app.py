@@ -81,6 +81,11 @@ GROUP_ABOVE_GPUS = 40
 MAX_LAYOUT_ROWS = 250
 CURRENT = "Current (unsaved)"
 HIGHLIGHT = "background-color: #fff2a8"
+UNPLACED_COLUMNS = {
+    "workload": st.column_config.TextColumn("workload", width="medium"),
+    "replicas": st.column_config.NumberColumn("replicas", width="small"),
+    "reason": st.column_config.TextColumn("reason", width="large"),
+}
 EXPORT_LABELS = {
     "json": "Plan (JSON)",
     "csv": "Plan (CSV)",
@@ -829,11 +834,13 @@ def render_headline(job: SolveJob, problem: Problem, catalog: Catalog, baselines
     whole = baselines.get("whole-gpu")
     if isinstance(whole, Plan) and whole.cost_per_hour > 0:
         saving = whole.cost_per_hour - plan.cost_per_hour
+        more = sum(u.replicas for u in whole.unplaced) - summary.replicas_unplaced
+        placed_note = f"; it also places {more:,} more replicas" if more > 0 else ""
         row[5].metric(
             "Saving vs whole GPUs",
             f"${saving:,.2f}/h",
             f"{saving / whole.cost_per_hour:.0%}",
-            help="Against one replica per whole GPU (no MIG); see Baselines",
+            help=f"Against one replica per whole GPU (no MIG){placed_note}. See Baselines.",
         )
     stats = plan.solver
     seconds = f" in {stats.wall_seconds:.1f} s" if stats is not None else ""
@@ -856,6 +863,7 @@ def render_headline(job: SolveJob, problem: Problem, catalog: Catalog, baselines
             pd.DataFrame([u.model_dump() for u in plan.unplaced]),
             hide_index=True,
             width="stretch",
+            column_config=UNPLACED_COLUMNS,
         )
 
 
@@ -958,6 +966,7 @@ def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
                     pd.DataFrame([u.model_dump() for u in result.unplaced]),
                     hide_index=True,
                     width="stretch",
+                    column_config=UNPLACED_COLUMNS,
                 )
 
 
@@ -992,10 +1001,11 @@ def main() -> None:
     ss = st.session_state
     st.title("MIG layout recommender")
     status = st.container()
+    render_uploads()
+    # Notices of button callbacks (before this run) and of uploads (just now).
     for kind, text in ss.notices:
         (status.error if kind == "error" else status.success)(md_escape(text))
     ss.notices = []
-    render_uploads()
     show_errors(
         status,
         "Uploaded files have problems; the plan uses the last good inputs.",

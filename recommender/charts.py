@@ -18,18 +18,25 @@ from recommender.plan import Plan
 from recommender.solve import Progress
 from recommender.whatif import MIXED, SPARE, LayoutRow
 
-# Tableau 20: distinct enough for neighbouring blocks; names repeat colours beyond 20 workloads,
-# the block labels tell them apart.
+# Tableau 20 without its greys (grey means spare or mixed): distinct enough for neighbouring
+# blocks; beyond 18 workloads colours repeat and the block labels tell them apart.
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#86bcb6", "#8cd17d", "#f1ce63", "#d4a6c8",
-    "#fabfd2", "#d7b5a6", "#79706e", "#bab0ac",
+    "#fabfd2", "#d7b5a6",
+)  # fmt: skip
+# Pools: no reds, which mean "unplaced" in the same charts.
+POOL_PALETTE = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#a0cbe8",
+    "#ffbe7d", "#8cd17d", "#86bcb6", "#f1ce63", "#d4a6c8",
 )  # fmt: skip
 SPARE_COLOR = "#e3e3e3"
 MIXED_COLOR = "#9e9e9e"
 UNPLACED = "unplaced"
 UNPLACED_COLOR = "#d62728"
 ROW_HEIGHT = 38
+# The page fits a whole chart, axes included, into its height: this much goes to the x axis.
+AXIS_HEIGHT = 60
 # Characters of block caption per axis unit on an 8-unit axis; scaled for other axis lengths.
 CAPTION_CHARS_8_UNITS = 13
 
@@ -121,7 +128,9 @@ def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.Layer
         .mark_text(fontSize=10, lineBreak="\n", color="black")
         .encode(x=alt.X("middle:Q", scale=x_scale, axis=x_axis), y=y, text="text:N")
     )
-    return alt.layer(frame_layer, block_layer, text_layer).properties(height=ROW_HEIGHT * len(rows))
+    return alt.layer(frame_layer, block_layer, text_layer).properties(
+        height=ROW_HEIGHT * len(rows) + AXIS_HEIGHT
+    )
 
 
 # --- plan charts -------------------------------------------------------------------------------
@@ -144,6 +153,13 @@ def cost_by_pool_frame(plan: Plan, problem: Problem) -> pd.DataFrame:
     )
 
 
+def pool_colors(pools: Sequence[str]) -> alt.Scale:
+    """The same colour for a pool in every chart."""
+    return alt.Scale(
+        domain=list(pools), range=[POOL_PALETTE[n % len(POOL_PALETTE)] for n in range(len(pools))]
+    )
+
+
 def cost_by_pool_chart(frame: pd.DataFrame) -> alt.Chart:
     return (
         alt.Chart(frame)
@@ -151,10 +167,10 @@ def cost_by_pool_chart(frame: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("cost_per_hour:Q", title="$ per hour"),
             y=alt.Y("pool:N", sort=None, title=None),
-            color=alt.Color("gpu_model:N", title="GPU model"),
+            color=alt.Color("pool:N", scale=pool_colors(frame["pool"].tolist()), legend=None),
             tooltip=["pool", "gpu_model", "gpus_used", "gpus_available", "cost_per_hour"],
         )
-        .properties(height=max(120, 44 * len(frame)))
+        .properties(height=44 * len(frame) + AXIS_HEIGHT)
     )
 
 
@@ -205,7 +221,7 @@ def utilization_chart(frame: pd.DataFrame) -> alt.Chart:
             color=alt.Color("measure:N", title=None),
             tooltip=["scope", "measure", alt.Tooltip("utilization:Q", format=".1%")],
         )
-        .properties(height=max(80, 44 * frame["scope"].nunique()))
+        .properties(height=44 * frame["scope"].nunique() + AXIS_HEIGHT)
     )
 
 
@@ -230,23 +246,24 @@ def placement_frame(plan: Plan, workloads: Iterable[str]) -> pd.DataFrame:
 
 def placement_chart(frame: pd.DataFrame, pools: Sequence[str]) -> alt.Chart:
     """Stacked bars: where the replicas of each workload run, unplaced ones in red."""
-    domain = [*pools, UNPLACED]
-    colors = [PALETTE[n % len(PALETTE)] for n in range(len(pools))] + [UNPLACED_COLOR]
+    scale = pool_colors(pools)
+    scale.domain = [*pools, UNPLACED]
+    scale.range = [*scale.range, UNPLACED_COLOR]
     return (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("sum(replicas):Q", title="replicas"),
+            x=alt.X("sum(replicas):Q", title="replicas", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y(
                 "workload:N",
                 sort=None,
                 title=None,
                 axis=alt.Axis(labelLimit=260, labelOverlap=False),
             ),
-            color=alt.Color("pool:N", scale=alt.Scale(domain=domain, range=colors), title="pool"),
+            color=alt.Color("pool:N", scale=scale, title="pool"),
             tooltip=["workload", "pool", "replicas"],
         )
-        .properties(height=max(80, 22 * frame["workload"].nunique()))
+        .properties(height=22 * frame["workload"].nunique() + AXIS_HEIGHT)
     )
 
 
@@ -282,5 +299,5 @@ def progress_chart(frame: pd.DataFrame) -> alt.Chart:
             y=alt.Y("per_hour:Q", title="$ per hour", scale=alt.Scale(zero=False)),
             color=alt.Color("series:N", title=None),
         )
-        .properties(height=180)
+        .properties(height=120 + AXIS_HEIGHT)
     )

@@ -105,6 +105,18 @@ def _package_version() -> str:
         return "unknown (not installed)"
 
 
+def _gap_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a number (expected 0 <= F < 1)"
+        ) from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (expected 0 <= F < 1)")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -187,6 +199,14 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="solver random seed (default 0)",
     )
+    plan.add_argument(
+        "--gap",
+        type=_gap_fraction,
+        default=0.0,
+        metavar="F",
+        help="stop once the cost is within fraction F of the proven bound, e.g. 0.001 "
+        "(default 0: search until proven optimal or the time limit)",
+    )
     for key, (file_name, _mime, _function) in EXPORTS.items():
         plan.add_argument(
             f"--{key}",
@@ -260,7 +280,12 @@ def run_plan(args: argparse.Namespace) -> int:
         fleet_label=args.fleet,
     )
     outputs = _output_paths(args)
-    options = SolveOptions(time_limit_seconds=args.time_limit, workers=args.workers, seed=args.seed)
+    options = SolveOptions(
+        time_limit_seconds=args.time_limit,
+        workers=args.workers,
+        seed=args.seed,
+        relative_gap=args.gap,
+    )
     show_progress = not args.quiet and (args.progress or _is_tty(sys.stderr))
     with ProgressLine(sys.stderr, enabled=show_progress) as progress_line:
         plan = solve(problem, catalog, options, progress=progress_line.update)

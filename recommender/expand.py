@@ -114,19 +114,14 @@ def _groups(pd: PoolData, solution: Solution) -> list[tuple[Layout, list[list[Sl
 
 
 def _place_spread(
-    f: Formulation,
-    pd: PoolData,
-    lay: Layout,
     gpus: list[list[Slot]],
-    solution: Solution,
+    assignments: list[tuple[int, str, int]],
     counters: dict[int, _ReplicaCounter],
 ) -> None:
+    """Spread replicas of one layout group: (class, profile, count) onto distinct GPUs."""
     items: list[tuple[int, str]] = []  # (class index, profile) per replica
-    for (c, q, group, name), count in sorted(
-        solution.spread_placed.items(), key=lambda kv: (kv[0][0], kv[0][3])
-    ):
-        if q == pd.index and group == lay and count:
-            items.extend([(c, name)] * count)
+    for c, name, count in sorted(assignments):
+        items.extend([(c, name)] * count)
     if not items:
         return
     # Profile copies: copy k of profile p takes the k-th run of len(gpus) replicas on p.
@@ -167,7 +162,7 @@ def _place_pooled(
             slot.workload, slot.replica = counters[c].take()
 
 
-def _plainer_profile(f: Formulation, pd: PoolData, name: str) -> str | None:
+def _plainer_profile(pd: PoolData, name: str) -> str | None:
     """The profile without +me/+me.all/-me suffix (same span and memory), if the model has it."""
     for suffix in ("+me.all", "+me", "-me"):
         if name.endswith(suffix):
@@ -177,22 +172,33 @@ def _plainer_profile(f: Formulation, pd: PoolData, name: str) -> str | None:
     return None
 
 
-def _simplify(f: Formulation, pd: PoolData, gpu: list[Slot], media_users: set[str]) -> None:
+def _simplify(
+    pd: PoolData, gpu: list[Slot], media_users: set[str], memo: dict[tuple, list[str]]
+) -> None:
     """Use plain profiles where a suffixed one is not needed, if the layout stays valid.
 
     The model picks among non-dominated layouts, e.g. `2g.48gb+me.all | 2g.48gb-me` on RTX PRO;
     with no media workload on it, `2g.48gb | 2g.48gb` is what an operator expects to see.
     """
-    for suffix in ("+me.all", "-me", "+me"):
-        for slot in gpu:
-            if not slot.profile.endswith(suffix) or slot.workload in media_users:
-                continue
-            plain = _plainer_profile(f, pd, slot.profile)
-            if plain is None:
-                continue
-            trial = [(plain if s is slot else s.profile, s.start) for s in gpu]
-            if not layout_violations(pd.model, trial):
-                slot.profile = plain
+    key = (pd.index, *((s.profile, s.start, s.workload in media_users) for s in gpu))
+    if key not in memo:
+        profiles = [s.profile for s in gpu]
+        for suffix in ("+me.all", "-me", "+me"):
+            for i, slot in enumerate(gpu):
+                if not profiles[i].endswith(suffix) or slot.workload in media_users:
+                    continue
+                plain = _plainer_profile(pd, profiles[i])
+                if plain is None:
+                    continue
+                trial = [
+                    (plain if j == i else name, s.start)
+                    for j, (name, s) in enumerate(zip(profiles, gpu, strict=True))
+                ]
+                if not layout_violations(pd.model, trial):
+                    profiles[i] = plain
+        memo[key] = profiles
+    for slot, name in zip(gpu, memo[key], strict=True):
+        slot.profile = name
 
 
 def expand(
@@ -201,16 +207,21 @@ def expand(
     """Concrete GPUs for a solution, and the number of placed replicas per workload."""
     counters = {c.index: _ReplicaCounter(c) for c in f.classes}
     media_users = {w.name for w in f.problem.workloads if w.media}
+    spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
+    for (c, q, lay, name), count in solution.spread_placed.items():
+        if count:
+            spread_by_group[q, lay].append((c, name, count))
+    simplified: dict[tuple, list[str]] = {}
     plan_gpus: list[PlanGpu] = []
     for pd in f.pools:
         groups = _groups(pd, solution)
         for lay, gpus in groups:
-            _place_spread(f, pd, lay, gpus, solution, counters)
+            _place_spread(gpus, spread_by_group.get((pd.index, lay), []), counters)
         _place_pooled(f, pd, groups, solution, counters)
         index = 0
         for _, gpus in groups:
             for gpu in gpus:
-                _simplify(f, pd, gpu, media_users)
+                _simplify(pd, gpu, media_users, simplified)
                 kept = [s for s in gpu if spare_instances or s.workload is not None]
                 # A GPU hosting no replica only costs money: leave it uncarved.
                 if any(s.workload is not None for s in kept):

@@ -216,15 +216,19 @@ def run_stage(
     seed: int,
     on_solution: Callable[[float, float], None] | None = None,
     absolute_gap: float | None = None,
+    relative_gap: float | None = None,
 ) -> StageResult:
     """Solve the model with its current objective; returns the best solution found.
 
-    `absolute_gap` stops the search once objective - bound is at most that much.
+    `absolute_gap` / `relative_gap` stop the search once objective - bound is at most that
+    much (relative: as a fraction of the objective).
     """
     solver = cp_model.CpSolver()
     if absolute_gap is not None:
         solver.parameters.absolute_gap_limit = absolute_gap
-    solver.parameters.max_time_in_seconds = max(time_limit, 0.05)
+    if relative_gap is not None:
+        solver.parameters.relative_gap_limit = relative_gap
+    solver.parameters.max_time_in_seconds = max(time_limit, 0.05)  # always try a little
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     started = time.perf_counter()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Button
 
 from recommender.catalog import Catalog
 from recommender.exports import EXPORTS
@@ -49,7 +50,7 @@ def cost(at: AppTest) -> float:
     return float(metric(at, "Cost per hour").lstrip("$").replace(",", ""))
 
 
-def button(at: AppTest, label: str):  # noqa: ANN201 - AppTest's Button type is internal
+def button(at: AppTest, label: str) -> Button:
     return next(b for b in at.button if b.label == label)
 
 

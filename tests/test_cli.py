@@ -301,6 +301,9 @@ def test_internal_error_is_one_line_with_a_hint_and_exit_3(
         (["--time-limit", "soon"], "'soon' is not a number"),
         (["--workers", "0"], "must be a whole number >= 1"),
         (["--seed", "-1"], "must be a whole number >= 0"),
+        (["--gap", "1.5"], "1.5 is out of range (expected 0 <= F < 1)"),
+        (["--gap", "-0.1"], "-0.1 is out of range (expected 0 <= F < 1)"),
+        (["--gap", "abc"], "'abc' is not a number (expected 0 <= F < 1)"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
@@ -666,3 +669,22 @@ def test_console_script_end_to_end(tmp_path: Path, catalog: Catalog) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith("plan is valid")
+
+
+def test_gap_option_stops_within_the_requested_gap(tmp_path: Path, catalog: Catalog) -> None:
+    plan_path = tmp_path / "plan.json"
+    run = run_cli(
+        [
+            "plan",
+            str(WORKLOADS_CSV),
+            str(FLEET_CSV),
+            *FAST,
+            "--gap",
+            "0.05",
+            "--json",
+            str(plan_path),
+        ]
+    )
+    assert run.code == 0, run.err
+    plan = assert_plan_file_valid(plan_path, WORKLOADS_CSV, FLEET_CSV, catalog)
+    assert plan.cost_per_hour <= plan.lower_bound_per_hour * 1.05 + 1e-6

@@ -351,7 +351,7 @@ def test_layout_chart_data_and_axis(catalog: Catalog) -> None:
     assert frame[["start", "end"]].values.tolist()[:3] == [[0, 1], [1, 2], [4, 8]]
     chart = charts.layout_chart(rows, charts.workload_colors(["llm", "embed", "big"]))
     spec = chart.to_dict()
-    assert spec["height"] == charts.ROW_HEIGHT * 3
+    assert spec["height"] == charts.ROW_HEIGHT * 3 + charts.AXIS_HEIGHT
     assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 8]
 
 
