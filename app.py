@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -100,6 +101,8 @@ def default_time_limit() -> float:
     try:
         value = float(os.environ.get(TIME_LIMIT_ENV, FALLBACK_TIME_LIMIT))
     except ValueError:
+        return FALLBACK_TIME_LIMIT
+    if not math.isfinite(value):
         return FALLBACK_TIME_LIMIT
     return min(max(value, MIN_TIME_LIMIT), MAX_TIME_LIMIT)
 
@@ -259,12 +262,17 @@ def reset_to_sample() -> None:
 
 def process_uploads(uploads: dict[str, Any]) -> None:
     """New uploads (each file once) join the pending files; if pending + current inputs load,
-    they become the inputs, else the issues are kept and the last good inputs stay."""
+    they become the inputs, else the issues are kept and the last good inputs stay. Removing a
+    pending file from its uploader drops it."""
     ss = st.session_state
     fresh: dict[str, tuple[str, bytes]] = {}
     too_big: list[str] = []
     for kind, upload in uploads.items():
-        if upload is None or upload.file_id in ss.seen_uploads:
+        if upload is None:
+            if ss.pending.pop(kind, None) is not None and not ss.pending:
+                ss.upload_errors = ""
+            continue
+        if upload.file_id in ss.seen_uploads:
             continue
         ss.seen_uploads.add(upload.file_id)
         if upload.size > MAX_UPLOAD_BYTES:
@@ -273,22 +281,22 @@ def process_uploads(uploads: dict[str, Any]) -> None:
             )
             continue
         fresh[kind] = (upload.name, upload.getvalue())
+    if fresh:
+        ss.pending.update(fresh)
+        files = current_files(ss.inputs) | ss.pending
+        sources = dict(ss.inputs.sources)
+        for kind, (name, _data) in ss.pending.items():
+            sources[kind] = f"uploaded {name}"
+        try:
+            inputs = load_inputs(files["workloads"], files["fleet"], files["catalog"], sources)
+        except InputError as exc:
+            ss.upload_errors = exc.report()
+        else:
+            commit_inputs(inputs)
+            names = ", ".join(name for name, _ in fresh.values())
+            notice("success", f"Uploaded inputs loaded: {names}")
     if too_big:
-        ss.upload_errors = "\n".join(too_big)
-    if not fresh:
-        return
-    ss.pending.update(fresh)
-    files = current_files(ss.inputs) | ss.pending
-    sources = dict(ss.inputs.sources)
-    for kind, (name, _data) in ss.pending.items():
-        sources[kind] = f"uploaded {name}"
-    try:
-        inputs = load_inputs(files["workloads"], files["fleet"], files["catalog"], sources)
-    except InputError as exc:
-        ss.upload_errors = exc.report()
-        return
-    commit_inputs(inputs)
-    notice("success", "Uploaded inputs loaded: " + ", ".join(name for name, _ in fresh.values()))
+        ss.upload_errors = "\n".join([*too_big, ss.upload_errors]).strip()
 
 
 def render_uploads() -> None:

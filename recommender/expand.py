@@ -20,9 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from recommender.formulation import DemandClass, Formulation, PoolData
-from recommender.layouts import Layout, layout_violations
+from recommender.layouts import Layout, Placement, dominating_match, layout_violations
 from recommender.model import Solution
-from recommender.plan import PlanGpu, PlanInstance
+from recommender.plan import Plan, PlanGpu, PlanInstance
 
 
 @dataclass
@@ -240,3 +240,56 @@ def expand(
         for name, count in counter.placed.items():
             placed[name] += count
     return plan_gpus, dict(placed)
+
+
+def solution_from_plan(f: Formulation, plan: Plan) -> Solution:
+    """The counts of a concrete plan (e.g. a greedy baseline), to warm-start the model.
+
+    The inverse of `expand`: each GPU's layout is mapped instance by instance into a solver
+    layout that covers it (one always exists, see `layouts.solver_layouts`), and each hosted
+    replica is counted on the covering profile, which it fits as well.
+    """
+    pools = {pd.pool.pool: pd for pd in f.pools}
+    class_of = {w.name: c for c in f.classes for w in c.workloads}
+    gpus_with: dict[tuple[int, Layout], int] = defaultdict(int)
+    placed: dict[tuple[int, int, str], int] = defaultdict(int)
+    spread_placed: dict[tuple[int, int, Layout, str], int] = defaultdict(int)
+    hosted: dict[int, int] = defaultdict(int)
+    cover: dict[tuple[int, tuple[Placement, ...]], tuple[Layout, dict[int, int]] | None] = {}
+    for gpu in plan.gpus:
+        pd = pools.get(gpu.pool)
+        if pd is None or not gpu.instances:
+            continue
+        carved = Layout(tuple(Placement(i.start, i.profile) for i in gpu.instances))
+        key = (pd.index, carved.placements)
+        if key not in cover:
+            cover[key] = next(
+                (
+                    (lay, match)
+                    for lay in pd.layouts
+                    if (match := dominating_match(pd.model, lay, carved)) is not None
+                ),
+                None,
+            )
+        found = cover[key]
+        if found is None:
+            continue
+        layout, match = found
+        gpus_with[pd.index, layout] += 1
+        by_start = {(p.start, p.profile): n for n, p in enumerate(carved.placements)}
+        for inst in gpu.instances:
+            if inst.workload is None or inst.workload not in class_of:
+                continue
+            c = class_of[inst.workload]
+            profile = layout.placements[match[by_start[inst.start, inst.profile]]].profile
+            if c.spread:
+                spread_placed[c.index, pd.index, layout, profile] += 1
+            else:
+                placed[c.index, pd.index, profile] += 1
+            hosted[c.index] += 1
+    return Solution(
+        gpus_with=dict(gpus_with),
+        placed=dict(placed),
+        spread_placed=dict(spread_placed),
+        unplaced={c.index: c.demand - hosted[c.index] for c in f.classes},
+    )

@@ -162,12 +162,16 @@ def _covers(big: tuple[int, int, bool], small: tuple[int, int, bool]) -> bool:
     return big[0] >= small[0] and big[1] >= small[1] and (big[2] or not small[2])
 
 
-def _dominates(model: GpuModel, upper: Layout, lower: Layout) -> bool:
-    """True if every instance of `lower` maps to its own instance of `upper` that covers it."""
+def dominating_match(model: GpuModel, upper: Layout, lower: Layout) -> dict[int, int] | None:
+    """Map each instance of `lower` to its own instance of `upper` that covers it, if possible.
+
+    Returns {index in lower.placements: index in upper.placements}, or None. Bipartite matching
+    by augmenting paths; layouts have at most a dozen instances.
+    """
     up = [capability(model, model.profile(p.profile)) for p in upper.placements]
     low = [capability(model, model.profile(p.profile)) for p in lower.placements]
     if len(low) > len(up):
-        return False
+        return None
     match_of_up: dict[int, int] = {}
 
     def augment(i: int, seen: set[int]) -> bool:
@@ -180,7 +184,13 @@ def _dominates(model: GpuModel, upper: Layout, lower: Layout) -> bool:
                 return True
         return False
 
-    return all(augment(i, set()) for i in range(len(low)))
+    if not all(augment(i, set()) for i in range(len(low))):
+        return None
+    return {i: j for j, i in match_of_up.items()}
+
+
+def _dominates(model: GpuModel, upper: Layout, lower: Layout) -> bool:
+    return dominating_match(model, upper, lower) is not None
 
 
 def solver_layouts(model: GpuModel) -> tuple[Layout, ...]:

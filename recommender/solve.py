@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recommender.baselines import best_fit_decreasing_plan
 from recommender.catalog import Catalog
-from recommender.expand import expand
+from recommender.expand import expand, solution_from_plan
 from recommender.formulation import PRICE_SCALE, build_formulation
 from recommender.inputs import Problem
 from recommender.model import LayoutCountModel, StageResult, lp_relaxation_bound, run_stage
@@ -33,6 +34,8 @@ class SolveOptions:
     placement_share: float = 0.4
     # Stop the cost stage once (cost - bound) / bound is at most this; 0 = until proven/limit.
     relative_gap: float = 0.0
+    # Start the placement stage from the best-fit-decreasing plan.
+    warm_start: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def solve(
     # Stage 1: place as much priority-weighted demand as possible.
     shortfall = lcm.shortfall()
     lcm.model.minimize(shortfall)
+    if options.warm_start:
+        lcm.hint(solution_from_plan(f, best_fit_decreasing_plan(problem, catalog)))
     stage1 = run_stage(
         lcm,
         (deadline - time.perf_counter()) * options.placement_share,

@@ -11,6 +11,7 @@ from streamlit.testing.v1.element_tree import Button
 
 from recommender.catalog import Catalog
 from recommender.exports import EXPORTS
+from recommender.scenarios import ScenarioStore, export_scenario
 from recommender.validate import validate_plan
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -142,6 +143,25 @@ def test_bad_csv_shows_every_error_and_keeps_the_last_good_data(catalog: Catalog
     assert "Uploaded files have problems" not in error_texts(at)
     assert at.session_state["problem"].total_replicas == 3
     assert cost(at) < before
+    assert_page_plan_valid(at, catalog)
+
+
+def test_removing_a_rejected_upload_clears_its_errors(catalog: Catalog) -> None:
+    at = open_page()
+    at.file_uploader(key="upload_fleet").upload(
+        "f.csv", b"pool,gpu_model\nx,A100-40GB\n", "text/csv"
+    )
+    rerun(at)
+    assert "f.csv:1: gpus: required column is missing" in error_texts(at)
+    at.file_uploader(key="upload_fleet").clear()
+    rerun(at)
+    assert "Uploaded files have problems" not in error_texts(at)
+    # The rejected file is gone: a good workloads upload now loads with the sample fleet.
+    good = b"name,memory_gb\nsmall,4\n"
+    at.file_uploader(key="upload_workloads").upload("w.csv", good, "text/csv")
+    rerun(at)
+    assert not at.error
+    assert at.session_state["problem"].total_replicas == 1
     assert_page_plan_valid(at, catalog)
 
 
@@ -285,3 +305,31 @@ def test_a_corrupt_database_is_reported_not_raised(page_environment: Path) -> No
     assert "Saved scenarios are unavailable." in error_texts(at)
     assert "not a usable scenario database" in error_texts(at)
     assert cost(at) > 0
+
+
+def test_an_exported_scenario_imports_into_another_database(
+    page_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog: Catalog
+) -> None:
+    at = open_page()
+    at.text_input(key="scenario_name").input("to share")
+    button(at, "Save scenario").click()
+    rerun(at)
+    exported = export_scenario(ScenarioStore(page_environment).load("to share"))
+    assert next(d for d in at.get("download_button") if d.label == "Export as JSON")
+
+    other_db = tmp_path / "other" / "scenarios.sqlite"
+    monkeypatch.setenv("MIG_RECOMMENDER_DB", str(other_db))
+    at = open_page()
+    upload = at.file_uploader(key="upload_scenario")
+    upload.upload("to-share.json", exported.encode(), "application/json")
+    rerun(at)
+    assert any("Imported scenario 'to share'" in s.value.replace("\\", "") for s in at.success)
+    assert ScenarioStore(other_db).names() == ["to share"]
+    # Importing it again keeps both under distinct names.
+    at.file_uploader(key="upload_scenario").upload(
+        "again.json", exported.encode(), "application/json"
+    )
+    rerun(at)
+    assert sorted(ScenarioStore(other_db).names()) == ["to share", "to share (2)"]
+    imported = ScenarioStore(other_db).load("to share")
+    assert validate_plan(imported.plan, at.session_state["problem"], catalog) == []

@@ -107,3 +107,58 @@ def test_any_solution_the_model_allows_expands_to_a_valid_plan(
     )
     assert_valid(plan, problem, catalog)
     assert sum(placed_count.values()) == sum(spread_placed.values()) + sum(placed.values())
+
+
+def test_greedy_plan_round_trips_through_counts(catalog: Catalog) -> None:
+    """solution_from_plan (the warm start) maps a baseline plan to counts the model accepts."""
+    from recommender.baselines import best_fit_decreasing_plan
+    from recommender.expand import solution_from_plan
+    from recommender.model import LayoutCountModel, run_stage
+
+    problem = Problem(
+        workloads=(
+            Workload(name="big", memory_gb=30, compute_slices=3, replicas=3),
+            Workload(name="ha", memory_gb=4, replicas=3, spread=True),
+            Workload(name="video", memory_gb=4, media=True, replicas=2),
+            Workload(name="small", memory_gb=8, compute_slices=2, replicas=5),
+        ),
+        pools=(
+            Pool(pool="a", gpu_model="A100-80GB", gpus=4, cost_per_hour=4.0),
+            Pool(pool="r", gpu_model="RTX-PRO-6000-96GB", gpus=2, cost_per_hour=2.0),
+        ),
+    )
+    greedy = best_fit_decreasing_plan(problem, catalog)
+    assert_valid(greedy, problem, catalog)
+    f = build_formulation(problem, catalog)
+    counts = solution_from_plan(f, greedy)
+    assert sum(counts.gpus_with.values()) == len([g for g in greedy.gpus if g.instances])
+    hosted = sum(counts.placed.values()) + sum(counts.spread_placed.values())
+    assert hosted == greedy.summary.replicas_placed
+
+    # The counts satisfy every constraint group: fixing the model to them stays feasible.
+    lcm = LayoutCountModel(f)
+    lcm.add_all_constraints()
+    for group, values in (
+        (lcm.gpus_with, counts.gpus_with),
+        (lcm.placed, counts.placed),
+        (lcm.spread_placed, counts.spread_placed),
+        (lcm.unplaced, counts.unplaced),
+    ):
+        for key, var in group.items():
+            lcm.model.add(var == values.get(key, 0))
+    assert run_stage(lcm, 5, 1, 0).status == "optimal"
+
+    plan_gpus, placed = expand(f, counts)
+    plan = Plan(
+        status="feasible",
+        cost_per_hour=plan_cost(plan_gpus, problem),
+        lower_bound_per_hour=0,
+        gpus=plan_gpus,
+        unplaced=[
+            {"workload": u.workload, "replicas": u.replicas, "reason": u.reason}
+            for u in greedy.unplaced
+        ],
+    )
+    assert_valid(plan, problem, catalog)
+    assert plan.cost_per_hour <= greedy.cost_per_hour + 1e-9
+    assert sum(placed.values()) == hosted

@@ -419,3 +419,22 @@ def test_progress_frame_tracks_cost_and_bound() -> None:
         [0.9, "bound", 24.0],
     ]
     charts.progress_chart(frame).to_dict()
+
+
+def test_unplaced_is_the_only_red_in_the_placement_chart() -> None:
+    frame = pd.DataFrame(
+        [
+            {"workload": "a", "pool": "p", "replicas": 2},
+            {"workload": "a", "pool": "unplaced", "replicas": 1},
+        ]
+    )
+    pools = [f"pool-{n}" for n in range(20)]
+    spec = charts.placement_chart(frame, pools).to_dict()
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"] == [*pools, charts.UNPLACED]
+    assert scale["range"][-1] == charts.UNPLACED_COLOR
+    assert charts.UNPLACED_COLOR not in scale["range"][:-1]
+    assert not {"#e15759", "#ff9da7", "#ff9d9a"} & set(scale["range"])
+    colors = charts.workload_colors([f"w{n}" for n in range(40)])
+    assert colors[SPARE] not in [colors[f"w{n}"] for n in range(40)]
+    assert colors[MIXED] not in [colors[f"w{n}"] for n in range(40)]
