@@ -114,7 +114,8 @@ def solve(
         options.seed,
         on_solution=on_cost,
         absolute_gap=weight - 1,
-        relative_gap=options.relative_gap or None,
+        # CP-SAT measures the gap relative to the objective, we relative to the bound.
+        relative_gap=0.999 * options.relative_gap / (1 + options.relative_gap) or None,
     )
     bound_source = "CP-SAT best objective bound of the cost stage"
     if stage2.solution is not None:
