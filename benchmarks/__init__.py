@@ -1,0 +1,1 @@
+"""Seeded scale and quality benchmarks (`python -m benchmarks.run`)."""
