@@ -46,9 +46,10 @@ from recommender.scenarios import (
     export_scenario,
     import_scenario,
     now,
+    scenario_problem,
 )
-from recommender.solve import Progress, SolveOptions, inputs_digest, solve
-from recommender.summary import summarize
+from recommender.solve import Progress, SolveOptions, solve
+from recommender.summary import inputs_digest, summarize
 from recommender.validate import validate_plan
 from recommender.whatif import (
     MAX_DEMAND_MULTIPLIER,
@@ -644,14 +645,7 @@ def load_scenario(store: ScenarioStore, name: str) -> None:
         files = scenario.inputs
         catalog_file = files.catalog_file.encode() if files.catalog_file is not None else None
         catalog = inputs_catalog(catalog_file, files.catalog_name)
-        problem = load_problem(
-            files.workloads_csv.encode(),
-            files.fleet_csv.encode(),
-            catalog,
-            workloads_label="workloads.csv",
-            fleet_label="fleet.csv",
-            max_replicas=MAX_REPLICAS,
-        )
+        problem = scenario_problem(files, catalog)
         knobs = scenario.knobs
         solved_problem = apply_knobs(problem, knobs)
     except (ScenarioError, InputError) as exc:

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from recommender.catalog import Catalog, GpuModel, Profile, load_catalog
 from recommender.errors import InputError, InputIssue
@@ -105,46 +106,38 @@ def _package_version() -> str:
         return "unknown (not installed)"
 
 
-def _gap_fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a number (expected 0 <= F < 1)"
-        ) from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is out of range (expected 0 <= F < 1)")
-    return value
+def _argument_type(
+    convert: Callable[[str], Any], valid: Callable[[Any], bool], not_a: str, out_of_range: str
+) -> Callable[[str], Any]:
+    """An argparse `type=`: convert the text, then require `valid`; messages are templates."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(not_a.format(text=text)) from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(out_of_range.format(text=text))
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a number > 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be a whole number >= 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a whole number >= 0")
-    return value
+_gap_fraction = _argument_type(
+    float,
+    lambda v: 0 <= v < 1,
+    "'{text}' is not a number (expected 0 <= F < 1)",
+    "{text} is out of range (expected 0 <= F < 1)",
+)
+_positive_float = _argument_type(
+    float, lambda v: 0 < v < math.inf, "'{text}' is not a number", "{text} must be a number > 0"
+)
+_positive_int = _argument_type(
+    int, lambda v: v >= 1, "'{text}' is not a whole number", "{text} must be a whole number >= 1"
+)
+_non_negative_int = _argument_type(
+    int, lambda v: v >= 0, "'{text}' is not a whole number", "{text} must be a whole number >= 0"
+)
 
 
 def _add_catalog_option(parser: argparse.ArgumentParser) -> None:

@@ -140,7 +140,6 @@ def _place_spread(
 
 
 def _place_pooled(
-    f: Formulation,
     pd: PoolData,
     groups: list[tuple[Layout, list[list[Slot]]]],
     solution: Solution,
@@ -217,7 +216,7 @@ def expand(
         groups = _groups(pd, solution)
         for lay, gpus in groups:
             _place_spread(gpus, spread_by_group.get((pd.index, lay), []), counters)
-        _place_pooled(f, pd, groups, solution, counters)
+        _place_pooled(pd, groups, solution, counters)
         index = 0
         for _, gpus in groups:
             for gpu in gpus:

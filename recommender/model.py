@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from recommender.formulation import PRICE_SCALE, Formulation
+from recommender.formulation import Formulation
 from recommender.layouts import Layout
 
 
@@ -241,10 +241,6 @@ def run_stage(
             status, solver.objective_value, solver.best_objective_bound, seconds, lcm.values(solver)
         )
     return StageResult(status, None, None, seconds, None)
-
-
-def price_units_to_dollars(units: float) -> float:
-    return units / PRICE_SCALE
 
 
 def lp_relaxation_bound(model: cp_model.CpModel, time_limit: float = 10.0) -> float | None:

@@ -30,11 +30,14 @@ def summarize(
     demand_compute = demand_memory = 0.0
     capacity_compute = capacity_memory = 0.0
     stranded = spare = 0
+    full_gib = {
+        key: max(catalog.model(key).profiles, key=lambda p: (p.span, p.memory_mib)).memory_gib
+        for key in {g.gpu_model for g in gpus}
+    }
     for gpu in gpus:
         model = catalog.model(gpu.gpu_model)
-        full = max(model.profiles, key=lambda p: (p.span, p.memory_mib))
         capacity_compute += model.compute_slices
-        capacity_memory += full.memory_gib
+        capacity_memory += full_gib[gpu.gpu_model]
         busy_units = 0
         for inst in gpu.instances:
             if inst.workload is None:
