@@ -33,8 +33,9 @@ from recommender.baselines import BASELINE_DISPLAY_NAMES, BASELINES
 from recommender.catalog import BUILTIN_CATALOG_PATH, Catalog, load_catalog
 from recommender.errors import InputError
 from recommender.exports import EXPORTS
-from recommender.inputs import Problem, load_problem
+from recommender.inputs import load_problem
 from recommender.plan import Plan, Summary
+from recommender.problem import Problem
 from recommender.scenarios import (
     Scenario,
     ScenarioError,

@@ -27,9 +27,9 @@ from typing import NamedTuple
 
 from recommender.catalog import Catalog, GpuModel, Profile
 from recommender.formulation import fits
-from recommender.inputs import Pool, Problem, Workload
 from recommender.layouts import Layout, find_layout
 from recommender.plan import Plan, PlanGpu, PlanInstance, SolverStats, Unplaced
+from recommender.problem import Pool, Problem, Workload
 from recommender.summary import inputs_digest, plan_cost, summarize
 
 BaselinePlanner = Callable[[Problem, Catalog], Plan]

@@ -13,8 +13,8 @@ import altair as alt
 import pandas as pd
 
 from recommender.catalog import Catalog
-from recommender.inputs import Problem
 from recommender.plan import Plan
+from recommender.problem import Problem
 from recommender.solve import Progress
 from recommender.whatif import MIXED, SPARE, LayoutRow
 

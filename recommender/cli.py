@@ -29,9 +29,10 @@ from typing import Any, TextIO
 from recommender.catalog import Catalog, GpuModel, Profile, load_catalog
 from recommender.errors import InputError, InputIssue
 from recommender.exports import EXPORTS
-from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, Problem, load_problem
+from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, load_problem
 from recommender.layouts import find_layout
 from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
+from recommender.problem import Problem
 from recommender.solve import Progress, SolveOptions, solve
 from recommender.summary import inputs_digest
 from recommender.validate import validate_plan

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import yaml
 
 from recommender.catalog import Catalog, GpuModel, Profile
-from recommender.inputs import Pool, Problem
 from recommender.plan import Plan, PlanGpu, PlanInstance
+from recommender.problem import Pool, Problem
 
 ExportFunction = Callable[[Plan, Problem, Catalog], str]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from recommender.catalog import Catalog, GpuModel, Profile
-from recommender.inputs import Pool, Problem, Workload
 from recommender.layouts import Layout, solver_layouts
+from recommender.problem import Pool, Problem, Workload
 
 # Prices become integers in units of 1/10,000 $ per hour (CP-SAT needs integer coefficients).
 PRICE_SCALE = 10_000

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from recommender.catalog import Catalog, GpuModel, Profile
-from recommender.inputs import Pool, Problem, Workload
 from recommender.plan import Plan, PlanGpu, PlanInstance, SolverStats, Status, Unplaced
+from recommender.problem import Pool, Problem, Workload
 
 COST_UNITS_PER_DOLLAR = 10_000  # the cost stage works in integer 1e-4 $/h
 # Share of the remaining time each stage may use; the last stage gets whatever is left.

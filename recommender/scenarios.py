@@ -28,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from recommender.catalog import Catalog, load_catalog
 from recommender.errors import InputError
-from recommender.inputs import Problem, load_problem
+from recommender.inputs import load_problem
 from recommender.plan import Plan
+from recommender.problem import Problem
 from recommender.summary import summarize
 from recommender.validate import validate_plan
 from recommender.whatif import (

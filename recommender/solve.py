@@ -16,9 +16,9 @@ from recommender.baselines import best_fit_decreasing_plan
 from recommender.catalog import Catalog
 from recommender.expand import expand, solution_from_plan
 from recommender.formulation import PRICE_SCALE, build_formulation
-from recommender.inputs import Problem
 from recommender.model import LayoutCountModel, StageResult, lp_relaxation_bound, run_stage
 from recommender.plan import Plan, SolverStats, Unplaced
+from recommender.problem import Problem
 from recommender.summary import inputs_digest, plan_cost, summarize, unplaced_reason
 
 # Relative gap at which a cost counts as proven optimal: 0.001% (MIP solvers use 0.01%). Closing

@@ -7,8 +7,8 @@ from collections import Counter
 
 from recommender.catalog import Catalog
 from recommender.formulation import fits
-from recommender.inputs import Problem, Workload
 from recommender.plan import HOURS_PER_MONTH, PlanGpu, PoolSummary, Summary, Unplaced
+from recommender.problem import Problem, Workload
 
 
 def plan_cost(gpus: list[PlanGpu], problem: Problem) -> float:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from recommender.catalog import Catalog, GpuModel, Profile
-from recommender.inputs import Pool, Problem, Workload
 from recommender.plan import Plan, PlanGpu, PlanInstance
+from recommender.problem import Pool, Problem, Workload
 
 # Costs are sums of a few prices; anything beyond rounding noise is a real disagreement.
 COST_TOLERANCE = 1e-6

@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.catalog import Catalog, load_catalog
 from recommender.errors import InputError, InputIssue
-from recommender.inputs import Pool, Problem, Workload
 from recommender.layouts import Layout, Placement
 from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
+from recommender.problem import Pool, Problem, Workload
 
 MAX_REPLICAS = 1_000_000
 MAX_UPLOAD_MB = 20

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from recommender.catalog import Catalog, load_catalog
-from recommender.inputs import Problem
 from recommender.plan import Plan
+from recommender.problem import Problem
 from recommender.validate import validate_plan
 
 

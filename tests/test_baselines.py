@@ -18,9 +18,9 @@ from recommender.baselines import (
 )
 from recommender.catalog import Catalog, Profile, load_catalog
 from recommender.formulation import fits
-from recommender.inputs import Pool, Problem, Workload
 from recommender.layouts import find_layout
 from recommender.plan import Plan, PlanGpu
+from recommender.problem import Pool, Problem, Workload
 from recommender.validate import validate_plan
 
 A100 = "A100-40GB"

@@ -29,7 +29,8 @@ from benchmarks.generate import (
 )
 from benchmarks.run import SIZES, Size, evaluate, parse_sizes, render_markdown
 from recommender.catalog import Catalog, load_catalog
-from recommender.inputs import Problem, load_problem
+from recommender.inputs import load_problem
+from recommender.problem import Problem
 from recommender.solve import SolveOptions, solve
 from recommender.validate import validate_plan
 

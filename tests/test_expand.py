@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from recommender.catalog import Catalog
 from recommender.expand import edge_colouring, expand
 from recommender.formulation import build_formulation
-from recommender.inputs import Pool, Problem, Workload
 from recommender.model import Solution
 from recommender.plan import Plan
+from recommender.problem import Pool, Problem, Workload
 from recommender.summary import plan_cost
 from tests.conftest import assert_valid
 

@@ -27,8 +27,8 @@ from recommender.exports import (
     plan_to_mig_parted,
     plan_to_nvidia_smi,
 )
-from recommender.inputs import Pool, Problem, Workload
 from recommender.plan import Plan, PlanGpu, PlanInstance
+from recommender.problem import Pool, Problem, Workload
 from recommender.validate import validate_plan
 
 BASH = shutil.which("bash") or "bash"

@@ -7,9 +7,9 @@ from ortools.sat.python import cp_model
 
 from recommender.catalog import Catalog
 from recommender.formulation import build_formulation
-from recommender.inputs import Pool, Problem, Workload
 from recommender.model import LayoutCountModel, run_stage
 from recommender.plan import Plan
+from recommender.problem import Pool, Problem, Workload
 from recommender.solve import SolveOptions, solve
 from tests.conftest import assert_valid
 

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from recommender.catalog import Catalog, load_catalog
-from recommender.inputs import Pool, Problem, Workload
 from recommender.pergpu import solve_per_gpu
+from recommender.problem import Pool, Problem, Workload
 from recommender.solve import SolveOptions, solve
 from tests.conftest import assert_valid
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from recommender.catalog import Catalog, Profile, load_catalog
-from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, Problem, Workload, load_problem
+from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, load_problem
+from recommender.problem import Problem, Workload
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 WORKLOADS_CSV = DATA / "workloads.csv"

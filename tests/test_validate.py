@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.catalog import Catalog, GpuModel, load_catalog
-from recommender.inputs import Pool, Problem, Workload
 from recommender.plan import Plan
+from recommender.problem import Pool, Problem, Workload
 from recommender.validate import profile_carries_media, validate_plan
 
 CATALOG = load_catalog()

@@ -1,0 +1,78 @@
+"""What the planner is asked: workloads, GPU pools, and the problem joining them (pydantic).
+
+These models are the validated form of every input, however it was read (CSV, the page's
+editors, code); `recommender/reading/` turns files into them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_COMPUTE_SLICES = 7
+
+
+class Workload(BaseModel):
+    """One workload: `replicas` identical replicas, each needing one MIG instance."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    memory_gb: float = Field(gt=0, description="GiB of GPU memory one replica needs")
+    compute_slices: int = Field(default=1, ge=1, le=MAX_COMPUTE_SLICES)
+    replicas: int = Field(default=1, ge=1)
+    gpu_models: tuple[str, ...] | None = Field(
+        default=None, description="model keys it may run on; None means any"
+    )
+    priority: int = Field(default=1, ge=1)
+    media: bool = False
+    spread: bool = False
+    line: int | None = Field(default=None, exclude=True, description="CSV line, for messages")
+
+    @property
+    def memory_mib(self) -> float:
+        return self.memory_gb * 1024
+
+    def allows(self, gpu_model: str) -> bool:
+        return self.gpu_models is None or gpu_model in self.gpu_models
+
+
+class Pool(BaseModel):
+    """GPUs of one model with one price."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool: str = Field(min_length=1)
+    gpu_model: str = Field(description="catalog model key")
+    gpus: int = Field(ge=0)
+    cost_per_hour: float = Field(ge=0)
+    gpus_per_node: int = Field(default=8, ge=1)
+    line: int | None = Field(default=None, exclude=True)
+
+
+class Problem(BaseModel):
+    """What the planner is asked: the workloads and the fleet they may use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workloads: tuple[Workload, ...]
+    pools: tuple[Pool, ...]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Problem:
+        for kind, names in (
+            ("workload", [w.name for w in self.workloads]),
+            ("pool", [p.pool for p in self.pools]),
+        ):
+            if len(set(names)) != len(names):
+                raise ValueError(f"duplicate {kind} names")
+        return self
+
+    def workload(self, name: str) -> Workload:
+        return next(w for w in self.workloads if w.name == name)
+
+    def pool(self, name: str) -> Pool:
+        return next(p for p in self.pools if p.pool == name)
+
+    @property
+    def total_replicas(self) -> int:
+        return sum(w.replicas for w in self.workloads)
