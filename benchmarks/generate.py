@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.catalog import GpuModel, Profile, load_catalog
+from recommender.catalog import GpuModel, load_catalog
+from recommender.rules import fits_demand
 
 # Summed GPU shares of all replicas as a fraction of the fleet's GPUs. The share is a lower
 # bound of what a replica really takes (fragmentation, and the cheapest plan need not be the
@@ -284,14 +285,6 @@ def _largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
 # --- workloads ---------------------------------------------------------------------------------
 
 
-def _fits(memory_gb: float, compute_slices: int, media: bool, model: GpuModel, p: Profile) -> bool:
-    return (
-        p.memory_mib >= memory_gb * 1024
-        and p.compute_slices >= compute_slices
-        and (not media or model.media_capable(p))
-    )
-
-
 def gpu_share(
     memory_gb: float, compute_slices: int, media: bool, models: dict[str, GpuModel]
 ) -> float | None:
@@ -300,7 +293,7 @@ def gpu_share(
         max(p.span / model.placement_units, p.compute_slices / model.compute_slices)
         for model in models.values()
         for p in model.profiles
-        if _fits(memory_gb, compute_slices, media, model, p)
+        if fits_demand(memory_gb, compute_slices, media, model, p)
     ]
     return min(shares) if shares else None
 

@@ -6,12 +6,13 @@ behind each chart are testable without a browser.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import altair as alt
 import pandas as pd
 
+from recommender.assemble import with_summary
 from recommender.catalog import Catalog
 from recommender.plan import Plan
 from recommender.problem import Problem
@@ -175,33 +176,23 @@ def cost_by_pool_chart(frame: pd.DataFrame) -> alt.Chart:
 
 
 def utilization_frame(plan: Plan, problem: Problem, catalog: Catalog) -> pd.DataFrame:
-    """Per pool with used GPUs, and for all of them: demanded compute slices and GiB over what
-    the used GPUs have (the definitions of `Summary`)."""
-    by_name = {w.name: w for w in problem.workloads}
-    demand: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    capacity: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for gpu in plan.gpus:
-        if not gpu.instances:
-            continue
-        model = catalog.model(gpu.gpu_model)
-        full = max(model.profiles, key=lambda p: (p.span, p.memory_mib))
-        capacity[gpu.pool][0] += model.compute_slices
-        capacity[gpu.pool][1] += full.memory_gib
-        for inst in gpu.instances:
-            if inst.workload is not None:
-                demand[gpu.pool][0] += by_name[inst.workload].compute_slices
-                demand[gpu.pool][1] += by_name[inst.workload].memory_gb
+    """Per pool with used GPUs, and for all of them: compute and memory utilization as the
+    plan's summary states them (computed for `problem` and `catalog` if the plan has none)."""
+    summary = plan.summary
+    if summary is None:
+        summary = with_summary(plan, problem, catalog).summary
+        assert summary is not None
     scopes = [
-        (p.pool, demand[p.pool], capacity[p.pool]) for p in problem.pools if p.pool in capacity
+        (p.pool, p.compute_utilization, p.memory_utilization)
+        for p in summary.pools
+        if p.gpus_used > 0
     ]
-    overall_demand = [sum(d[k] for _, d, _ in scopes) for k in range(2)]
-    overall_capacity = [sum(c[k] for _, _, c in scopes) for k in range(2)]
-    scopes.append(("all pools", overall_demand, overall_capacity))
-    records = []
-    for scope, used, cap in scopes:
-        for k, measure in enumerate(("compute", "memory")):
-            share = used[k] / cap[k] if cap[k] else 0.0
-            records.append({"scope": scope, "measure": measure, "utilization": round(share, 4)})
+    scopes.append(("all pools", summary.compute_utilization, summary.memory_utilization))
+    records = [
+        {"scope": scope, "measure": measure, "utilization": round(share, 4)}
+        for scope, compute, memory in scopes
+        for measure, share in (("compute", compute), ("memory", memory))
+    ]
     return pd.DataFrame(records, columns=["scope", "measure", "utilization"])
 
 

@@ -1,8 +1,9 @@
 """The `mig-recommender` command line: plan, check a plan, browse the catalog.
 
-A thin layer over the library (DESIGN.md §6): it reads files, calls `solve` / `validate_plan`,
-prints, and writes the exports. Every failure a user can cause ends in a clear message and an
-exit code, never a traceback:
+A thin layer over the library (docs/design.md, "The job and the data flow"): it parses arguments,
+reads files, calls `solve` / `validate_plan`, prints the text of `report.py` and writes the
+exports. Every failure a user can cause ends in a clear message and an exit code, never a
+traceback:
 
     0  a plan was produced (a partial one too) / the plan is valid / catalog printed
     1  the solver found no plan / the checked plan has violations
@@ -17,27 +18,30 @@ import json
 import math
 import os
 import sys
-import threading
-import time
 import traceback
-from collections import Counter
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from recommender.catalog import Catalog, GpuModel, Profile, load_catalog
+from recommender.catalog import Catalog, load_catalog
 from recommender.errors import InputError, InputIssue
 from recommender.exports import EXPORTS
 from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, load_problem
-from recommender.layouts import find_layout
-from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
+from recommender.plan import Plan
 from recommender.problem import Problem
-from recommender.solve import Progress, SolveOptions, solve
+from recommender.progress import ProgressLine, is_tty
+from recommender.report import (
+    PROG,
+    format_model_details,
+    format_model_table,
+    format_plan_summary,
+    format_written,
+)
+from recommender.solve import SolveOptions, solve
 from recommender.summary import inputs_digest
 from recommender.validate import validate_plan
 
-PROG = "mig-recommender"
 EXIT_OK = 0
 EXIT_NO_PLAN = 1
 EXIT_INVALID_PLAN = 1
@@ -45,8 +49,6 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 # Set to see the traceback of an internal error instead of the one-line message.
 DEBUG_ENV = "MIG_RECOMMENDER_DEBUG"
-# The TTY progress line redraws this often so elapsed time moves between solutions.
-PROGRESS_TICK_SECONDS = 0.5
 
 
 class UsageError(Exception):
@@ -266,13 +268,7 @@ def _export_dest(key: str) -> str:
 
 def run_plan(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
-    problem = load_problem(
-        args.workloads,
-        args.fleet,
-        catalog,
-        workloads_label=args.workloads,
-        fleet_label=args.fleet,
-    )
+    problem = _load_problem(args, catalog)
     outputs = _output_paths(args)
     options = SolveOptions(
         time_limit_seconds=args.time_limit,
@@ -280,7 +276,7 @@ def run_plan(args: argparse.Namespace) -> int:
         seed=args.seed,
         relative_gap=args.gap,
     )
-    show_progress = not args.quiet and (args.progress or _is_tty(sys.stderr))
+    show_progress = not args.quiet and (args.progress or is_tty(sys.stderr))
     with ProgressLine(sys.stderr, enabled=show_progress) as progress_line:
         plan = solve(problem, catalog, options, progress=progress_line.update)
     if plan.status in ("unknown", "infeasible"):
@@ -295,6 +291,17 @@ def run_plan(args: argparse.Namespace) -> int:
         print(format_plan_summary(plan, problem, catalog))
         print(format_written(written))
     return EXIT_OK
+
+
+def _load_problem(args: argparse.Namespace, catalog: Catalog) -> Problem:
+    """The workloads and fleet files of `plan` / `check`, named in messages as the user typed."""
+    return load_problem(
+        args.workloads,
+        args.fleet,
+        catalog,
+        workloads_label=args.workloads,
+        fleet_label=args.fleet,
+    )
 
 
 def _output_paths(args: argparse.Namespace) -> dict[str, Path]:
@@ -371,241 +378,13 @@ def write_text_atomically(path: Path, text: str, executable: bool = False) -> No
         raise
 
 
-def format_written(written: list[tuple[str, Path]]) -> str:
-    if not written:
-        return "files written: none (use --out-dir DIR or --json/--csv/... OUT)"
-    width = max(len(key) for key in EXPORTS)
-    lines = ["files written:"]
-    lines += [f"  {key:<{width}}  {path}" for key, path in written]
-    return "\n".join(lines)
-
-
-# --- progress ----------------------------------------------------------------------------------
-
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class ProgressLine:
-    """Solver progress on one line of `stream`.
-
-    On a terminal the line is redrawn in place (and every PROGRESS_TICK_SECONDS, so elapsed time
-    moves while the solver searches); elsewhere (`--progress` into a log) each new best solution
-    is one line. The solver calls `update` from its own thread, hence the lock.
-    """
-
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self.in_place = enabled and _is_tty(stream)
-        self._latest: Progress | None = None
-        self._started = time.perf_counter()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
-        self._width = 0
-
-    def __enter__(self) -> ProgressLine:
-        if self.in_place:
-            self._ticker = threading.Thread(target=self._tick, daemon=True)
-            self._ticker.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join()
-        if self.in_place and self._width:
-            # Leave the final state on screen and move to a fresh line for the summary.
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def update(self, progress: Progress) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            self._latest = progress
-            self._draw()
-
-    def _tick(self) -> None:
-        while not self._stop.wait(PROGRESS_TICK_SECONDS):
-            with self._lock:
-                self._draw()
-
-    def _draw(self) -> None:
-        # One clock for solver reports and ticks, so elapsed time never steps back.
-        text = format_progress(self._latest, time.perf_counter() - self._started)
-        if self.in_place:
-            padding = " " * max(0, self._width - len(text))
-            self.stream.write("\r" + text + padding)
-            self._width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-
-def format_progress(progress: Progress | None, elapsed: float) -> str:
-    parts = [f"{elapsed:6.1f}s"]
-    if progress is None:
-        parts.append("building the model")
-        return "  ".join(parts)
-    parts.append(f"{progress.stage:<9}")
-    if progress.placed_replicas is not None:
-        parts.append(f"placed {progress.placed_replicas}/{progress.total_replicas}")
-    if progress.cost_per_hour is not None:
-        parts.append(f"best ${progress.cost_per_hour:,.2f}/h")
-    if progress.lower_bound_per_hour is not None:
-        parts.append(f"bound ${progress.lower_bound_per_hour:,.2f}/h")
-    return "  ".join(parts)
-
-
-# --- plan summary ------------------------------------------------------------------------------
-
-
-def format_plan_summary(plan: Plan, problem: Problem, catalog: Catalog) -> str:
-    """The readable report of a plan: cost, bound, GPUs per pool, layouts, unplaced, solver."""
-    sections = [
-        _status_lines(plan),
-        _pool_lines(plan, problem),
-        _layout_lines(plan, problem, catalog),
-        _unplaced_lines(plan),
-        _solver_lines(plan),
-    ]
-    return "\n\n".join("\n".join(lines) for lines in sections if lines)
-
-
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
-def _status_lines(plan: Plan) -> list[str]:
-    summary = plan.summary
-    lines = [f"status:        {plan.status}"]
-    lines.append(
-        f"cost:          {_money(plan.cost_per_hour)}/h  "
-        f"({_money(plan.cost_per_hour * HOURS_PER_MONTH)}/month at {HOURS_PER_MONTH} h)"
-    )
-    gap = "n/a"
-    if summary is not None and summary.gap is not None:
-        gap = f"{summary.gap:.2%}"
-    lines.append(f"lower bound:   {_money(plan.lower_bound_per_hour)}/h  (gap {gap})")
-    if summary is None:
-        return lines
-    lines.append(f"replicas:      {summary.replicas_placed} of {summary.replicas_total} placed")
-    lines.append(
-        f"utilization:   compute {summary.compute_utilization:.1%}, "
-        f"memory {summary.memory_utilization:.1%} (of the GPUs used)"
-    )
-    lines.append(
-        f"spare:         {summary.spare_instances} spare instances, "
-        f"{summary.stranded_units} axis units hosting no replica"
-    )
-    return lines
-
-
-def _pool_lines(plan: Plan, problem: Problem) -> list[str]:
-    if plan.summary is None:
-        return []
-    summary = plan.summary
-    rows = [
-        [
-            pool.pool,
-            pool.gpu_model,
-            f"{pool.gpus_used}/{pool.gpus_available}",
-            _money(pool.cost_per_hour),
-        ]
-        for pool in summary.pools
-    ]
-    rows.append(
-        ["total", "", f"{summary.gpus_used}/{summary.gpus_available}", _money(plan.cost_per_hour)]
-    )
-    return ["GPUs used per pool:", *format_table(["pool", "model", "used", "$/h"], rows, indent=2)]
-
-
-def layout_label(gpu: PlanGpu, model: GpuModel | None) -> str:
-    """The GPU's profile multiset, largest first, e.g. `3g.40gb | 2g.20gb | 1g.10gb | 1g.10gb`."""
-
-    def size(name: str) -> tuple[int, int, str]:
-        if model is None or name not in model.profile_by_name:
-            return (0, 0, name)
-        profile = model.profile(name)
-        return (-profile.span, -profile.compute_slices, name)
-
-    return " | ".join(sorted((inst.profile for inst in gpu.instances), key=size))
-
-
-def _layout_lines(plan: Plan, problem: Problem, catalog: Catalog) -> list[str]:
-    lines: list[str] = []
-    pool_order = [pool.pool for pool in problem.pools]
-    for pool_name in pool_order:
-        gpus = [g for g in plan.gpus if g.pool == pool_name and g.instances]
-        if not gpus:
-            continue
-        model_key = gpus[0].gpu_model
-        model = catalog.models.get(model_key)
-        counts = Counter(layout_label(gpu, model) for gpu in gpus)
-        width = len(str(max(counts.values())))
-        lines.append(f"  {pool_name} ({model_key}):")
-        for label, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-            lines.append(f"    {count:>{width}} x {label}")
-    return ["layouts:", *lines] if lines else []
-
-
-def _unplaced_lines(plan: Plan) -> list[str]:
-    if not plan.unplaced:
-        return []
-    total = sum(u.replicas for u in plan.unplaced)
-    lines = [f"unplaced workloads ({len(plan.unplaced)}, {total} replicas):"]
-    for item in plan.unplaced:
-        replicas = "replica" if item.replicas == 1 else "replicas"
-        lines.append(f"  {item.workload}: {item.replicas} {replicas}: {item.reason}")
-    return lines
-
-
-def _solver_lines(plan: Plan) -> list[str]:
-    stats = plan.solver
-    if stats is None:
-        return []
-    limit = f" of {stats.time_limit_seconds:g} s limit" if stats.time_limit_seconds else ""
-    lines = [
-        f"solver:        {stats.wall_seconds:.1f} s{limit}, {stats.workers} workers, "
-        f"seed {stats.seed}",
-        f"               placement {stats.placement_status}, cost {stats.cost_status}; "
-        f"{stats.layouts} layouts, {stats.variables} variables, "
-        f"{stats.constraints} constraints",
-    ]
-    lines += [f"note:          {note}" for note in stats.notes]
-    return lines
-
-
-def format_table(headers: list[str], rows: list[list[str]], indent: int = 0) -> list[str]:
-    """Left-aligned text columns; the last column is not padded (it may be long)."""
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    prefix = " " * indent
-    lines = []
-    for row in [headers, *rows]:
-        cells = [str(cell).ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
-        lines.append((prefix + "  ".join([*cells, str(row[-1])])).rstrip())
-    return lines
-
-
 # --- check -------------------------------------------------------------------------------------
 
 
 def run_check(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     plan_data = read_plan_json(args.plan)
-    problem = load_problem(
-        args.workloads,
-        args.fleet,
-        catalog,
-        workloads_label=args.workloads,
-        fleet_label=args.fleet,
-    )
+    problem = _load_problem(args, catalog)
     violations = validate_plan(plan_data, problem, catalog)
     if violations:
         count = len(violations)
@@ -683,86 +462,6 @@ def run_catalog(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(format_model_details(key, catalog.model(key)))
     return EXIT_OK
-
-
-def _nvidia_smi_names(model: GpuModel) -> list[str]:
-    """The aliases that are names `nvidia-smi` prints (they start with NVIDIA)."""
-    return [alias for alias in model.aliases if alias.upper().startswith("NVIDIA")]
-
-
-def format_model_table(catalog: Catalog) -> str:
-    rows = [
-        [
-            key,
-            f"{model.memory_gb:g} GB",
-            str(model.compute_slices),
-            str(model.placement_units),
-            str(len(model.profiles)),
-            "; ".join(_nvidia_smi_names(model)) or "-",
-        ]
-        for key, model in catalog.models.items()
-    ]
-    headers = ["model", "memory", "compute slices", "axis units", "profiles", "nvidia-smi names"]
-    lines = format_table(headers, rows)
-    lines.append("")
-    lines.append(f"`{PROG} catalog MODEL` shows a model's profiles and legal placements.")
-    return "\n".join(lines)
-
-
-def _profile_row(model: GpuModel, profile: Profile) -> list[str]:
-    return [
-        profile.name,
-        str(profile.id),
-        str(profile.compute_slices),
-        f"{profile.memory_gib:.2f}",
-        str(profile.span),
-        ",".join(str(start) for start in profile.starts),
-        str(profile.max_count),
-        ",".join(profile.attributes) or "-",
-        profile.memory_source or "-",
-    ]
-
-
-def format_model_details(key: str, model: GpuModel) -> str:
-    lines = [
-        f"{key}: {model.memory_gb:g} GB, {model.compute_slices} compute slices, "
-        f"{model.placement_units} axis units, at most {model.max_instances} instances",
-    ]
-    if model.aliases:
-        lines.append(f"aliases: {'; '.join(model.aliases)}")
-    lines.append("")
-    headers = [
-        "profile",
-        "id",
-        "compute",
-        "memory GiB",
-        "span",
-        "starts",
-        "max",
-        "attributes",
-        "memory source",
-    ]
-    lines += format_table(headers, [_profile_row(model, p) for p in model.profiles])
-    lines.append("")
-    lines.append(f"all-balanced: {_all_balanced_text(model)}")
-    if model.special_rules:
-        lines.append("special rules:")
-        lines += [f"  - {rule}" for rule in model.special_rules]
-    lines.append("sources:")
-    lines += [f"  - {source}" for source in model.sources]
-    return "\n".join(lines)
-
-
-def _all_balanced_text(model: GpuModel) -> str:
-    if not model.all_balanced:
-        return "not defined for this model"
-    names = [name for name, count in model.all_balanced.items() for _ in range(count)]
-    counts = ", ".join(f"{count} x {name}" for name, count in model.all_balanced.items())
-    layout = find_layout(model, names)
-    if layout is None:
-        return f"{counts} (no valid placement in this catalog)"
-    placed = " | ".join(f"{p.profile}@{p.start}" for p in layout.placements)
-    return f"{counts}; placed as {placed} (profile@start)"
 
 
 if __name__ == "__main__":

@@ -17,12 +17,13 @@ Why the expansion always succeeds
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from recommender.formulation import DemandClass, Formulation, PoolData
 from recommender.layouts import Layout, Placement, dominating_match, layout_violations
 from recommender.model import Solution
-from recommender.plan import Plan, PlanGpu, PlanInstance
+from recommender.plan import PlanGpu, PlanInstance
 
 
 @dataclass
@@ -241,8 +242,8 @@ def expand(
     return plan_gpus, dict(placed)
 
 
-def solution_from_plan(f: Formulation, plan: Plan) -> Solution:
-    """The counts of a concrete plan (e.g. a greedy baseline), to warm-start the model.
+def solution_from_gpus(f: Formulation, gpus: Iterable[PlanGpu]) -> Solution:
+    """The counts of concrete GPUs (e.g. a greedy packing), to warm-start the model.
 
     The inverse of `expand`: each GPU's layout is mapped instance by instance into a solver
     layout that covers it (one always exists, see `layouts.solver_layouts`), and each hosted
@@ -255,7 +256,7 @@ def solution_from_plan(f: Formulation, plan: Plan) -> Solution:
     spread_placed: dict[tuple[int, int, Layout, str], int] = defaultdict(int)
     hosted: dict[int, int] = defaultdict(int)
     cover: dict[tuple[int, tuple[Placement, ...]], tuple[Layout, dict[int, int]] | None] = {}
-    for gpu in plan.gpus:
+    for gpu in gpus:
         pd = pools.get(gpu.pool)
         if pd is None or not gpu.instances:
             continue

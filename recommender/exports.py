@@ -1,11 +1,11 @@
-"""Views of a plan for the tools that apply it (DESIGN.md §4).
+"""Views of a plan for the tools that apply it (docs/design.md, "The plan contract").
 
 Every export is a pure function `(plan, problem, catalog) -> str`: CSV for spreadsheets, a
 mig-parted config, an `nvidia-smi` script that creates every instance at its exact start slot,
 and the Kubernetes resources each node then advertises. `EXPORTS` is the one table the CLI and
 the page use to offer them.
 
-Node convention (DESIGN.md §3): GPU i of a pool is device `i % gpus_per_node` of node
+Node convention (docs/design.md, "Inputs"): GPU i of a pool is device `i % gpus_per_node` of node
 `i // gpus_per_node`, named `<pool>-node-<n>`; `node_of` is the only place that knows it.
 """
 
@@ -14,11 +14,13 @@ from __future__ import annotations
 import csv
 import io
 import shlex
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
 
+from recommender import rules
 from recommender.catalog import Catalog, GpuModel, Profile
 from recommender.plan import Plan, PlanGpu, PlanInstance
 from recommender.problem import Pool, Problem
@@ -105,26 +107,16 @@ def _gpus_by_node(plan: Plan, problem: Problem, catalog: Catalog) -> dict[str, l
     return nodes
 
 
-def _largest_first(model: GpuModel, instances: list[PlanInstance]) -> list[PlanInstance]:
-    """Largest span first, then by start: the order `nvidia-smi -cgi` creates them in."""
-    return sorted(instances, key=lambda i: (-model.profile(i.profile).span, i.start))
-
-
-def _profile_order(model: GpuModel, name: str) -> tuple[int, int, str]:
-    profile = model.profile(name)
-    return (-profile.span, -profile.compute_slices, name)
+def _creation_order(model: GpuModel, instances: list[PlanInstance]) -> list[PlanInstance]:
+    """Largest profile first (`rules.largest_first_key`), then by start: the order
+    `nvidia-smi -cgi` creates them in."""
+    return sorted(instances, key=lambda i: (rules.largest_first_key(model, i.profile), i.start))
 
 
 def _profile_counts(node_gpu: NodeGpu) -> dict[str, int]:
     """{profile: count} of one GPU, largest profile first."""
-    counts: dict[str, int] = {}
-    names = sorted(
-        (i.profile for i in node_gpu.gpu.instances),
-        key=lambda name: _profile_order(node_gpu.model, name),
-    )
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
-    return counts
+    names = rules.largest_first(node_gpu.model, (i.profile for i in node_gpu.gpu.instances))
+    return dict(Counter(names))
 
 
 def _cost_line(plan: Plan) -> str:
@@ -137,8 +129,11 @@ def _cost_line(plan: Plan) -> str:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _guard_cell(value: object) -> object:
-    """Text a spreadsheet would run as a formula gets a leading quote; other values pass."""
+def guard_cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula gets a leading quote; other values pass.
+
+    The one CSV-injection guard: every CSV the CLI or the page offers passes its cells here.
+    """
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
@@ -167,7 +162,7 @@ def plan_to_csv(plan: Plan, problem: Problem, catalog: Catalog) -> str:
                 "" if instance.workload is None else instance.workload,
                 "" if instance.replica is None else instance.replica,
             )
-            writer.writerow([_guard_cell(cell) for cell in row])
+            writer.writerow([guard_cell(cell) for cell in row])
     return out.getvalue()
 
 
@@ -230,7 +225,7 @@ def _instance_comment(node_gpu: NodeGpu, instance: PlanInstance) -> str:
 def _gpu_commands(node_gpu: NodeGpu) -> list[str]:
     gpu = node_gpu.gpu
     device = node_gpu.device
-    ordered = _largest_first(node_gpu.model, gpu.instances)
+    ordered = _creation_order(node_gpu.model, gpu.instances)
     placements = ",".join(f"{node_gpu.profile(i).id}:{i.start}" for i in ordered)
     lines = [
         f"# device {device}: pool {_comment_text(gpu.pool)} GPU {gpu.index} ({gpu.gpu_model})",
@@ -306,15 +301,12 @@ def kubernetes_resources(
     """Per node, {`nvidia.com/mig-<profile>`: count} over every carved instance (spares too)."""
     resources: dict[str, dict[str, int]] = {}
     for node, on_node in _gpus_by_node(plan, problem, catalog).items():
-        named: list[tuple[tuple[int, int, str], str]] = []
-        for node_gpu in on_node:
-            for instance in node_gpu.gpu.instances:
-                order = _profile_order(node_gpu.model, instance.profile)
-                named.append((order, k8s_resource_name(instance.profile)))
-        counts: dict[str, int] = {}
-        for _, name in sorted(named):
-            counts[name] = counts.get(name, 0) + 1
-        resources[node] = counts
+        # A node's GPUs are of one pool, hence of one model.
+        names = rules.largest_first(
+            on_node[0].model,
+            (instance.profile for node_gpu in on_node for instance in node_gpu.gpu.instances),
+        )
+        resources[node] = dict(Counter(k8s_resource_name(name) for name in names))
     return resources
 
 
@@ -342,7 +334,7 @@ def plan_to_kubernetes(plan: Plan, problem: Problem, catalog: Catalog) -> str:
 
 
 def plan_to_json(plan: Plan, problem: Problem, catalog: Catalog) -> str:
-    """The plan itself, the stable contract (DESIGN.md §4)."""
+    """The plan itself, the stable contract (docs/design.md, "The plan contract")."""
     return plan.to_json()
 
 

@@ -15,22 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from recommender.catalog import Catalog, GpuModel, Profile
+from recommender.catalog import Catalog, GpuModel
+from recommender.cpsat import price_units
 from recommender.layouts import Layout, solver_layouts
 from recommender.problem import Pool, Problem, Workload
-
-# Prices become integers in units of 1/10,000 $ per hour (CP-SAT needs integer coefficients).
-PRICE_SCALE = 10_000
-
-
-def fits(workload: Workload, model_key: str, model: GpuModel, profile: Profile) -> bool:
-    """Whether one replica of `workload` may run on an instance of `profile`."""
-    return (
-        workload.allows(model_key)
-        and profile.memory_mib >= workload.memory_mib - 1e-9
-        and profile.compute_slices >= workload.compute_slices
-        and (not workload.media or model.media_capable(profile))
-    )
+from recommender.rules import fits
 
 
 @dataclass
@@ -42,7 +31,7 @@ class PoolData:
     model: GpuModel
     layouts: tuple[Layout, ...]
     profiles: tuple[str, ...]
-    price: int  # cost_per_hour in PRICE_SCALE units
+    price: int  # cost_per_hour in cpsat.PRICE_SCALE units
 
 
 @dataclass
@@ -84,7 +73,7 @@ def build_formulation(problem: Problem, catalog: Catalog) -> Formulation:
         model = catalog.model(pool.gpu_model)
         layouts = solver_layouts(model)
         names = sorted({name for lay in layouts for name in lay.counts})
-        price = round(pool.cost_per_hour * PRICE_SCALE)
+        price = price_units(pool.cost_per_hour)
         pools.append(PoolData(len(pools), pool, model, layouts, tuple(names), price))
 
     grouped: dict[tuple, list[Workload]] = {}

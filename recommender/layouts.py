@@ -1,7 +1,7 @@
 """Valid MIG layouts of one GPU: profile multisets that some placement of start slots realizes.
 
 A GPU model has a few tens to a few hundred of them, so they are enumerated once per model and
-cached. The solver works with these layouts as whole units (DESIGN.md §5).
+cached. The solver works with these layouts as whole units (docs/design.md, "The model").
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from recommender import rules
 from recommender.catalog import GpuModel, Profile
 
 
@@ -38,22 +39,16 @@ class Layout:
         return tuple(sorted(p.profile for p in self.placements))
 
     def label(self, model: GpuModel | None = None) -> str:
-        """Largest instance first, e.g. `3g.20gb | 2g.10gb | 1g.5gb | 1g.5gb`."""
-        if model is None:
-            names = [p.profile for p in self.placements]
-        else:
-            ordered = sorted(
-                self.placements, key=lambda p: (-model.profile(p.profile).span, p.start)
-            )
-            names = [p.profile for p in ordered]
-        return " | ".join(names)
+        """Largest instance first, e.g. `3g.20gb | 2g.10gb | 1g.5gb | 1g.5gb` (`rules.layout_label`,
+        the order the CLI and the exports print too)."""
+        return rules.layout_label(model, (p.profile for p in self.placements))
 
 
 def layout_violations(model: GpuModel, placements: Iterable[tuple[str, int]]) -> list[str]:
     """Why a set of (profile, start) instances is not a valid layout of `model` (empty if valid).
 
-    Rules (DESIGN.md §2): legal starts, no overlap, at most one `+me`, only `-me` next to a
-    `+me.all`, per-profile maximum count.
+    Rules (docs/design.md, "Placement rules"): legal starts, no overlap, at most one `+me`, only
+    `-me` next to a `+me.all`, per-profile maximum count.
     """
     problems: list[str] = []
     items = list(placements)

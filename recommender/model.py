@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
+from recommender.cpsat import status_name
 from recommender.formulation import Formulation
 from recommender.layouts import Layout
 
@@ -200,15 +201,6 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self._report(self.objective_value, self.best_objective_bound)
 
 
-_STATUS = {
-    cp_model.OPTIMAL: "optimal",
-    cp_model.FEASIBLE: "feasible",
-    cp_model.INFEASIBLE: "infeasible",
-    cp_model.MODEL_INVALID: "unknown",
-    cp_model.UNKNOWN: "unknown",
-}
-
-
 def run_stage(
     lcm: LayoutCountModel,
     time_limit: float,
@@ -235,7 +227,7 @@ def run_stage(
     reporter = _Reporter(on_solution) if on_solution else None
     code = solver.solve(lcm.model, reporter)
     seconds = time.perf_counter() - started
-    status = _STATUS.get(code, "unknown")
+    status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return StageResult(
             status, solver.objective_value, solver.best_objective_bound, seconds, lcm.values(solver)

@@ -4,11 +4,11 @@ Every GPU of every pool gets its own variables: a Boolean `x[g, p, s]` per profi
 start `s` (with an optional fixed-size interval on the GPU's placement axis) and an integer
 `a[w, g, p]`, the replicas of workload `w` on the instances of profile `p` of GPU `g` (instances of
 one profile on one GPU are interchangeable, so counting per profile rather than per start drops a
-symmetry without losing a solution; the plan gives them starts in order). The placement rules of
-DESIGN.md §2 are stated directly on these variables, so this model shares no code with the layout
-enumeration or the aggregated layout-count model: when both agree on the optimum, both are likely
-right. The model grows with GPUs x starts x workloads; keep it to small fleets (about 16 GPUs and
-60 replicas).
+symmetry without losing a solution; the plan gives them starts in order). The placement rules
+of docs/design.md §2 are stated directly on these variables, so this model shares no code with
+the layout enumeration or the aggregated layout-count model: when both agree on the optimum, both
+are likely right. The model grows with GPUs x starts x workloads; keep it to small fleets (about
+16 GPUs and 60 replicas).
 
 The objective is lexicographic, solved in stages on one model, each stage fixing the value the
 previous one reached and starting from its solution (the first from a first-fit-decreasing
@@ -29,21 +29,18 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from recommender.assemble import assemble_plan
 from recommender.catalog import Catalog, GpuModel, Profile
+from recommender.cpsat import PRICE_SCALE, price_units, status_name
 from recommender.plan import Plan, PlanGpu, PlanInstance, SolverStats, Status, Unplaced
 from recommender.problem import Pool, Problem, Workload
+from recommender.reasons import unplaced_reason
+from recommender.rules import fits
 
-COST_UNITS_PER_DOLLAR = 10_000  # the cost stage works in integer 1e-4 $/h
 # Share of the remaining time each stage may use; the last stage gets whatever is left.
 STAGE_TIME_SHARES = (0.4, 0.7, 1.0)
 MIN_STAGE_SECONDS = 0.05  # every stage gets a moment, so the previous solution is at least kept
 FORMULATION = "per-GPU Boolean CP-SAT"
-
-_STATUS_NAMES: dict[int, Status] = {
-    cp_model.OPTIMAL: "optimal",
-    cp_model.FEASIBLE: "feasible",
-    cp_model.INFEASIBLE: "infeasible",
-}
 
 
 @dataclass(frozen=True)
@@ -70,17 +67,6 @@ class _Gpu:
 SlotKey = tuple[int, str, int]
 # (gpu position in the model's GPU list, profile name)
 ProfileKey = tuple[int, str]
-
-
-def fits(workload: Workload, gpu_model_key: str, model: GpuModel, profile: Profile) -> bool:
-    """Whether one replica of `workload` may run on an instance of `profile`."""
-    if not workload.allows(gpu_model_key):
-        return False
-    if profile.memory_mib < workload.memory_gb * 1024:
-        return False
-    if profile.compute_slices < workload.compute_slices:
-        return False
-    return not workload.media or model.media_capable(profile)
 
 
 def _total(terms: Iterable[cp_model.IntVar]) -> cp_model.LinearExpr:
@@ -221,7 +207,7 @@ class PerGpuModel:
         return demand - cp_model.LinearExpr.weighted_sum(missing, [w.priority for w in workloads])
 
     def cost_units(self) -> cp_model.LinearExpr:
-        prices = [round(gpu.pool.cost_per_hour * COST_UNITS_PER_DOLLAR) for gpu in self.gpus]
+        prices = [price_units(gpu.pool.cost_per_hour) for gpu in self.gpus]
         return cp_model.LinearExpr.weighted_sum(self.used, prices)
 
     def gpus_used(self) -> cp_model.LinearExpr:
@@ -378,7 +364,7 @@ class _StagedSolver:
         solver.parameters.num_workers = self.workers
         solver.parameters.random_seed = self.seed
         code = solver.solve(model)
-        status = _STATUS_NAMES.get(code, "unknown")
+        status = status_name(code)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return _StageOutcome(status, None)
         self.solution = {v.index: solver.value(v) for v in self.pergpu.all_variables()}
@@ -409,10 +395,7 @@ def solve_per_gpu(
     tidy = staged.run(pergpu.tie_break(), maximize=False, share=STAGE_TIME_SHARES[2])
 
     optimal = all(stage.status == "optimal" for stage in (placement, cost, tidy))
-    gpus = _plan_gpus(pergpu, staged)
-    prices = {pool.pool: pool.cost_per_hour for pool in problem.pools}
-    cost_per_hour = round(sum(prices[gpu.pool] for gpu in gpus), 6)
-    bound = 0.0 if cost.bound is None else cost.bound / COST_UNITS_PER_DOLLAR
+    bound = 0.0 if cost.bound is None else cost.bound / PRICE_SCALE
     stats = SolverStats(
         formulation=FORMULATION,
         wall_seconds=round(time.monotonic() - started, 3),
@@ -426,17 +409,17 @@ def solve_per_gpu(
         constraints=len(pergpu.model.proto.constraints),
         notes=[f"tie-break stage (GPUs, spares, suffixed profiles, units): {tidy.status}"],
     )
-    plan = Plan(
+    plan = assemble_plan(
+        problem,
+        catalog,
+        _plan_gpus(pergpu, staged),
+        _unplaced(pergpu, staged, catalog),
         status="optimal" if optimal else "feasible",
-        cost_per_hour=cost_per_hour,
-        # Rounded prices can put the integer bound a hair above the exact cost; never report that.
-        lower_bound_per_hour=min(round(bound, 6), cost_per_hour),
-        gpus=gpus,
-        unplaced=_unplaced(pergpu, staged),
+        lower_bound_per_hour=bound,
         solver=stats,
     )
     placed_weight = _placed_weight_of(pergpu, staged)
-    return PerGpuResult(plan, placed_weight, cost_per_hour, len(gpus), optimal)
+    return PerGpuResult(plan, placed_weight, plan.cost_per_hour, len(plan.gpus), optimal)
 
 
 def _placed_weight_of(pergpu: PerGpuModel, staged: _StagedSolver) -> int:
@@ -450,7 +433,7 @@ def _placed_weight_of(pergpu: PerGpuModel, staged: _StagedSolver) -> int:
 def _cost_units_of(pergpu: PerGpuModel, staged: _StagedSolver) -> int:
     """cost_units() evaluated on the current solution."""
     return sum(
-        round(gpu.pool.cost_per_hour * COST_UNITS_PER_DOLLAR) * staged.value(pergpu.used[g])
+        price_units(gpu.pool.cost_per_hour) * staged.value(pergpu.used[g])
         for g, gpu in enumerate(pergpu.gpus)
     )
 
@@ -498,25 +481,12 @@ def _plan_gpus(pergpu: PerGpuModel, staged: _StagedSolver) -> list[PlanGpu]:
     return gpus
 
 
-def _unplaced(pergpu: PerGpuModel, staged: _StagedSolver) -> list[Unplaced]:
-    has_candidate = {name for name, _ in pergpu.a}
+def _unplaced(pergpu: PerGpuModel, staged: _StagedSolver, catalog: Catalog) -> list[Unplaced]:
+    """Replicas the solution leaves out, with the reasons every planner words alike."""
     unplaced = []
     for workload in pergpu.problem.workloads:
         missing = staged.value(pergpu.unplaced[workload.name])
-        if missing == 0:
-            continue
-        if workload.name in has_candidate:
-            reason = "capacity exhausted"
-        else:
-            reason = _no_fit_reason(workload)
-        unplaced.append(Unplaced(workload=workload.name, replicas=missing, reason=reason))
+        if missing:
+            reason = unplaced_reason(workload, pergpu.problem, catalog)
+            unplaced.append(Unplaced(workload=workload.name, replicas=missing, reason=reason))
     return unplaced
-
-
-def _no_fit_reason(workload: Workload) -> str:
-    needs = f"{workload.memory_gb:g} GiB, {workload.compute_slices}g"
-    if workload.media:
-        needs += ", media engines"
-    if workload.gpu_models is not None:
-        needs += f", on {'|'.join(workload.gpu_models)}"
-    return f"no profile in the fleet fits (needs {needs})"

@@ -1,4 +1,4 @@
-"""The plan: the JSON contract of DESIGN.md §4, as pydantic models.
+"""The plan: the JSON contract of docs/design.md §6, as pydantic models.
 
 `status`, `cost_per_hour`, `lower_bound_per_hour`, `gpus` and `unplaced` keep their meaning
 forever; `summary`, `solver` and `inputs_sha256` are extra keys the contract welcomes.
@@ -41,11 +41,20 @@ class Unplaced(BaseModel):
 
 
 class PoolSummary(BaseModel):
+    """One pool's share of the plan; utilization as in `Summary`, over this pool's used GPUs."""
+
     pool: str
     gpu_model: str
     gpus_available: int
     gpus_used: int
     cost_per_hour: float
+    # Defaults keep summaries written before these fields readable.
+    compute_utilization: float = Field(
+        default=0.0, description="demanded compute slices / slices of the pool's used GPUs"
+    )
+    memory_utilization: float = Field(
+        default=0.0, description="demanded GiB / usable GiB of the pool's used GPUs"
+    )
 
 
 class Summary(BaseModel):

@@ -26,12 +26,12 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from recommender.assemble import with_summary
 from recommender.catalog import Catalog, load_catalog
 from recommender.errors import InputError
 from recommender.inputs import load_problem
 from recommender.plan import Plan
 from recommender.problem import Problem
-from recommender.summary import summarize
 from recommender.validate import validate_plan
 from recommender.whatif import (
     MAX_REPLICAS,
@@ -136,6 +136,39 @@ def scenario_problem(inputs: ScenarioInputs, catalog: Catalog) -> Problem:
         fleet_label="fleet.csv",
         max_replicas=MAX_REPLICAS,
     )
+
+
+@dataclass(frozen=True)
+class OpenedScenario:
+    """A scenario with its inputs read and its plan checked against them.
+
+    `scenario.plan` carries a summary computed for these inputs when the plan is valid (it is
+    left as saved when not: a summary of a plan that breaks the rules means nothing).
+    """
+
+    scenario: Scenario
+    catalog: Catalog
+    problem: Problem
+    knobbed: Problem
+    violations: list[str]
+
+
+def open_scenario(scenario: Scenario, label: str) -> OpenedScenario:
+    """Read a scenario's inputs, apply its knobs and check its plan: what both the page (to load
+    a saved scenario) and an import (to refuse a bad file) need. Raises ScenarioError naming
+    `label` when the inputs do not load; plan violations are returned, not raised."""
+    try:
+        catalog = scenario_catalog(scenario.inputs)
+        problem = scenario_problem(scenario.inputs, catalog)
+        knobbed = apply_knobs(problem, scenario.knobs)
+    except InputError as exc:
+        report = exc.report(MAX_LISTED_PROBLEMS)
+        raise ScenarioError(f"{label}: its inputs do not load:\n{report}") from None
+    violations = validate_plan(scenario.plan, knobbed, catalog)
+    if not violations:
+        plan = with_summary(scenario.plan, knobbed, catalog)
+        scenario = scenario.model_copy(update={"plan": plan})
+    return OpenedScenario(scenario, catalog, problem, knobbed, violations)
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -350,26 +383,14 @@ def import_scenario(data: bytes, label: str = "scenario file") -> Scenario:
 
 
 def _checked(scenario: Scenario, label: str) -> Scenario:
-    """The scenario if its inputs load and its plan is valid for them (summary filled in)."""
-    try:
-        catalog = scenario_catalog(scenario.inputs)
-        problem = apply_knobs(scenario_problem(scenario.inputs, catalog), scenario.knobs)
-    except InputError as exc:
-        report = exc.report(MAX_LISTED_PROBLEMS)
-        raise ScenarioError(f"{label}: its inputs do not load:\n{report}") from None
-    violations = validate_plan(scenario.plan, problem, catalog)
-    if violations:
-        listed = "\n".join(violations[:MAX_LISTED_PROBLEMS])
-        more = len(violations) - MAX_LISTED_PROBLEMS
+    """The scenario if its inputs load and its plan is valid for them (summary computed)."""
+    opened = open_scenario(scenario, label)
+    if opened.violations:
+        listed = "\n".join(opened.violations[:MAX_LISTED_PROBLEMS])
+        more = len(opened.violations) - MAX_LISTED_PROBLEMS
         tail = f"\n... and {more} more" if more > 0 else ""
         raise ScenarioError(f"{label}: its plan breaks the placement rules:\n{listed}{tail}")
-    if scenario.plan.summary is None:
-        plan = scenario.plan
-        summary = summarize(plan.gpus, plan.unplaced, problem, catalog, plan.lower_bound_per_hour)
-        scenario = scenario.model_copy(
-            update={"plan": plan.model_copy(update={"summary": summary})}
-        )
-    return scenario
+    return opened.scenario
 
 
 def _first_errors(exc: ValidationError, limit: int = 3) -> str:

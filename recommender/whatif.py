@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.catalog import Catalog, load_catalog
 from recommender.errors import InputError, InputIssue
+from recommender.exports import guard_cell
 from recommender.layouts import Layout, Placement
 from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
 from recommender.problem import Pool, Problem, Workload
@@ -34,8 +35,6 @@ MAX_DEMAND_MULTIPLIER = 100.0
 KNOBS_LABEL = "what-if knobs"
 SPARE = "spare"
 MIXED = "mixed"
-# A spreadsheet runs a cell starting with one of these as a formula (same set as the exports).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- knobs -------------------------------------------------------------------------------------
@@ -209,7 +208,7 @@ def table_to_csv(table: pd.DataFrame, guard_formulas: bool = False) -> str:
     """CSV text the input readers accept; empty cells stay empty so the readers report them.
 
     With `guard_formulas`, text cells a spreadsheet would run as a formula get a leading quote
-    (for CSVs offered as downloads).
+    (for CSVs offered as downloads; the same guard as the plan's CSV export).
     """
 
     def cell(value: object) -> object:
@@ -217,9 +216,7 @@ def table_to_csv(table: pd.DataFrame, guard_formulas: bool = False) -> str:
             return ""
         if isinstance(value, bool):
             return "true" if value else "false"
-        if guard_formulas and isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-            return "'" + value
-        return value
+        return guard_cell(value) if guard_formulas else value
 
     cleaned = table.astype(object).map(cell)
     return cleaned.to_csv(index=False, lineterminator="\n")

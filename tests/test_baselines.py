@@ -8,19 +8,19 @@ from collections import Counter
 import pytest
 
 from recommender.baselines import (
-    ALL_BALANCED_NO_MEDIA,
     BASELINE_DISPLAY_NAMES,
     BASELINES,
     all_balanced_plan,
     best_fit_decreasing_plan,
-    serving_order,
     whole_gpu_plan,
 )
 from recommender.catalog import Catalog, Profile, load_catalog
-from recommender.formulation import fits
+from recommender.greedy import serving_order
 from recommender.layouts import find_layout
 from recommender.plan import Plan, PlanGpu
 from recommender.problem import Pool, Problem, Workload
+from recommender.reasons import ALL_BALANCED_NO_MEDIA
+from recommender.rules import fits
 from recommender.validate import validate_plan
 
 A100 = "A100-40GB"
@@ -135,7 +135,7 @@ def test_whole_gpu_reports_too_big_and_capacity_short(catalog: Catalog) -> None:
     unplaced = _unplaced(plan)
     assert unplaced["huge"] == (
         1,
-        "needs 50 GiB; the largest full-GPU profile (A100-40GB 7g.40gb) has 39.5 GiB",
+        "needs 50 GiB; the largest full-GPU profile (A100-40GB 7g.40gb) has 39.50 GiB",
     )
     assert unplaced["batch"][0] == 1
     assert unplaced["batch"][1].startswith("capacity exhausted: the 3 GPUs of the pools it fits")
@@ -335,10 +335,10 @@ def test_bfd_explains_too_big(catalog: Catalog) -> None:
     assert plan.gpus == []
     assert plan.cost_per_hour == 0.0
     assert _unplaced(plan) == {
-        "huge": (1, "needs 50 GiB; the largest allowed profile (A100-40GB 7g.40gb) has 39.5 GiB"),
+        "huge": (1, "needs 50 GiB; the largest allowed profile (A100-40GB 7g.40gb) has 39.50 GiB"),
         "huge-video": (
             1,
-            "needs 45 GiB; the largest media-capable profile (A100-40GB 7g.40gb) has 39.5 GiB",
+            "needs 45 GiB; the largest media-capable profile (A100-40GB 7g.40gb) has 39.50 GiB",
         ),
     }
 

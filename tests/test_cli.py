@@ -28,6 +28,7 @@ from recommender.exports import CSV_COLUMNS, EXPORTS
 from recommender.inputs import load_problem
 from recommender.plan import Plan
 from recommender.problem import Problem
+from recommender.progress import ProgressLine
 from recommender.solve import Progress
 from recommender.validate import validate_plan
 
@@ -186,7 +187,7 @@ class FakeTerminal(io.StringIO):
 
 def test_progress_line_redraws_in_place_on_a_terminal() -> None:
     terminal = FakeTerminal()
-    with cli.ProgressLine(terminal, enabled=True) as line:
+    with ProgressLine(terminal, enabled=True) as line:
         line.update(Progress("placement", 0.1, None, None, 3, 5))
         line.update(Progress("cost", 0.2, 123.456, 100.0, 5, 5))
     text = terminal.getvalue()
@@ -200,7 +201,7 @@ def test_progress_line_redraws_in_place_on_a_terminal() -> None:
 
 def test_progress_line_disabled_writes_nothing() -> None:
     terminal = FakeTerminal()
-    with cli.ProgressLine(terminal, enabled=False) as line:
+    with ProgressLine(terminal, enabled=False) as line:
         line.update(Progress("cost", 0.2, 1.0, 1.0, 5, 5))
     assert terminal.getvalue() == ""
 

@@ -110,9 +110,9 @@ def test_any_solution_the_model_allows_expands_to_a_valid_plan(
 
 
 def test_greedy_plan_round_trips_through_counts(catalog: Catalog) -> None:
-    """solution_from_plan (the warm start) maps a baseline plan to counts the model accepts."""
+    """solution_from_gpus (the warm start) maps a baseline plan to counts the model accepts."""
     from recommender.baselines import best_fit_decreasing_plan
-    from recommender.expand import solution_from_plan
+    from recommender.expand import solution_from_gpus
     from recommender.model import LayoutCountModel, run_stage
 
     problem = Problem(
@@ -130,7 +130,7 @@ def test_greedy_plan_round_trips_through_counts(catalog: Catalog) -> None:
     greedy = best_fit_decreasing_plan(problem, catalog)
     assert_valid(greedy, problem, catalog)
     f = build_formulation(problem, catalog)
-    counts = solution_from_plan(f, greedy)
+    counts = solution_from_gpus(f, greedy.gpus)
     assert sum(counts.gpus_with.values()) == len([g for g in greedy.gpus if g.instances])
     hosted = sum(counts.placed.values()) + sum(counts.spread_placed.values())
     assert hosted == greedy.summary.replicas_placed

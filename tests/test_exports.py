@@ -19,6 +19,8 @@ from recommender.catalog import Catalog, load_catalog
 from recommender.exports import (
     CSV_COLUMNS,
     EXPORTS,
+    FORMULA_PREFIXES,
+    guard_cell,
     k8s_resource_name,
     kubernetes_resources,
     node_of,
@@ -231,6 +233,16 @@ def test_csv_guards_formula_injection_and_quotes_commas(
     assert '"big, ""quoted"""' in text
 
 
+@pytest.mark.parametrize("prefix", FORMULA_PREFIXES)
+def test_guard_cell_quotes_text_a_spreadsheet_would_run(prefix: str) -> None:
+    assert guard_cell(prefix + "SUM(A1)") == "'" + prefix + "SUM(A1)"
+
+
+@pytest.mark.parametrize("value", ["plain", "a=b", "", -1, 2.5, None])
+def test_guard_cell_leaves_other_values_alone(value: object) -> None:
+    assert guard_cell(value) == value
+
+
 def test_csv_guards_pool_and_node_names(catalog: Catalog) -> None:
     pool = Pool(pool="-pool", gpu_model=A100, gpus=1, cost_per_hour=1.0)
     problem = Problem(workloads=(Workload(name="w", memory_gb=1),), pools=(pool,))
@@ -401,6 +413,26 @@ def test_nvidia_smi_creates_a100_3_2_1_1_at_explicit_starts(
     assert "nvidia-smi mig -i 0 -cgi 0:0 -C" in lines
     assert "nvidia-smi mig -i 0 -cgi 5:6,21:0,67:3 -C" in lines
     assert "reset" in text and "Ampere" in text
+
+
+def test_nvidia_smi_creates_larger_instances_first(
+    plan: Plan, problem: Problem, catalog: Catalog
+) -> None:
+    """Each `-cgi` list runs largest span first (then more compute), never a smaller one first."""
+    model = None
+    checked = 0
+    for line in (line.strip() for line in plan_to_nvidia_smi(plan, problem, catalog).splitlines()):
+        if line.startswith("# device "):  # `# device 0: pool a100 GPU 0 (A100-40GB)`
+            model = catalog.model(line.rsplit("(", 1)[1].rstrip(")"))
+        if " -cgi " not in line:
+            continue
+        assert model is not None
+        by_id = {p.id: p for p in model.profiles}
+        ids = [int(item.split(":")[0]) for item in line.split(" -cgi ")[1].split()[0].split(",")]
+        sizes = [(by_id[i].span, by_id[i].compute_slices) for i in ids]
+        assert sizes == sorted(sizes, reverse=True), line
+        checked += 1
+    assert checked == 4
 
 
 def test_nvidia_smi_comments_name_each_instance_workload(

@@ -1,11 +1,14 @@
-"""The rule engine: enumeration of valid layouts and the placement rules of DESIGN.md §2."""
+"""The rule engine: enumeration of valid layouts and the placement rules (docs/design.md)."""
 
 from __future__ import annotations
 
 import pytest
 
+from recommender import rules
 from recommender.catalog import Catalog, load_catalog
 from recommender.layouts import (
+    Layout,
+    Placement,
     capability,
     enumerate_layouts,
     find_layout,
@@ -71,6 +74,17 @@ def test_guide_example_3_2_1_1_placement_is_valid(catalog: Catalog) -> None:
     )
 
 
+def test_layout_label_is_largest_first_by_span_then_compute(catalog: Catalog) -> None:
+    """`rules.layout_label`, the order the CLI and the exports print: 4g.20gb and 3g.20gb both
+    span 4 units, so the one with more compute comes first, whatever the starts."""
+    model = catalog.model("A100-40GB")
+    layout = Layout((Placement(0, "1g.5gb"), Placement(4, "3g.20gb"), Placement(2, "2g.10gb")))
+    assert layout.label(model) == "3g.20gb | 2g.10gb | 1g.5gb"
+    same_span = Layout((Placement(4, "3g.20gb"), Placement(0, "4g.20gb")))
+    assert same_span.label(model) == "4g.20gb | 3g.20gb"
+    assert same_span.label(model) == rules.layout_label(model, ["3g.20gb", "4g.20gb"])
+
+
 @pytest.mark.parametrize(
     ("placements", "fragment"),
     [
@@ -92,8 +106,7 @@ def test_layout_violations_explain_the_rule(
 def test_mig_parted_all_balanced_is_valid_on_every_model(catalog: Catalog, key: str) -> None:
     model = catalog.model(key)
     assert model.all_balanced, f"{key} has no all-balanced layout"
-    names = [name for name, count in model.all_balanced.items() for _ in range(count)]
-    layout = find_layout(model, names)
+    layout = find_layout(model, rules.expand_multiset(model.all_balanced))
     assert layout is not None
     assert layout_violations(model, [(p.profile, p.start) for p in layout.placements]) == []
 

@@ -185,7 +185,7 @@ def test_rtx_pro_layouts_are_simplified_without_media(catalog: Catalog) -> None:
             (a100_pool(2),),
             "spread needs 3 distinct GPUs",
         ),
-        (Workload(name="w", **ONE_G), (a100_pool(0),), "no GPUs available"),
+        (Workload(name="w", **ONE_G), (a100_pool(0),), "the pools it fits (a100) have no GPUs"),
     ],
 )
 def test_unplaced_reasons_are_specific(

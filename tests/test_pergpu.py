@@ -156,7 +156,9 @@ def test_short_capacity_places_the_heavier_demand(
     assert result.placed_weight == weight
     assert {inst.workload for _, inst in hosted(result.plan.gpus)} == {placed}
     assert [(u.workload, u.replicas) for u in result.plan.unplaced] == [left_out]
-    assert result.plan.unplaced[0].reason == "capacity exhausted"
+    assert result.plan.unplaced[0].reason == (
+        "capacity exhausted: the 1 GPUs of the pools it fits (a100) have no room left for it"
+    )
 
 
 def test_workload_that_fits_no_profile_is_reported(catalog: Catalog) -> None:
@@ -170,7 +172,7 @@ def test_workload_that_fits_no_profile_is_reported(catalog: Catalog) -> None:
     assert result.placed_weight == 0
     (unplaced,) = result.plan.unplaced
     assert (unplaced.workload, unplaced.replicas) == ("huge", 2)
-    assert unplaced.reason.startswith("no profile in the fleet fits")
+    assert unplaced.reason.startswith("needs 50 GiB; the largest allowed profile")
     assert "50 GiB" in unplaced.reason
 
 

@@ -26,6 +26,7 @@ from recommender.scenarios import (
     export_scenario,
     import_scenario,
     now,
+    open_scenario,
     scenario_catalog,
     scenario_problem,
 )
@@ -284,6 +285,41 @@ def test_import_fills_in_a_missing_summary(base: Scenario, catalog: Catalog) -> 
     document["scenario"]["plan"]["summary"] = None
     imported = import_scenario(_resealed(document))
     assert imported.plan.summary == base.plan.summary
+
+
+# --- opening a scenario (the page's load and the import share it) ------------------------------
+
+
+def test_open_scenario_reads_inputs_applies_knobs_and_summarizes(
+    doubled: Scenario, catalog: Catalog
+) -> None:
+    bare = doubled.model_copy(update={"plan": doubled.plan.model_copy(update={"summary": None})})
+    opened = open_scenario(bare, "scenario 'doubled'")
+    assert opened.violations == []
+    assert opened.problem == scenario_problem(doubled.inputs, catalog)
+    assert opened.knobbed == apply_knobs(opened.problem, doubled.knobs)
+    assert opened.knobbed.total_replicas == 2 * opened.problem.total_replicas
+    assert opened.scenario.plan.summary == doubled.plan.summary
+    assert_valid(opened.scenario.plan, opened.knobbed, opened.catalog)
+
+
+def test_open_scenario_returns_violations_and_leaves_the_plan(base: Scenario) -> None:
+    plan = base.plan.model_copy(deep=True)
+    plan.gpus[0].instances.append(
+        PlanInstance(profile="7g.40gb", start=0, workload=None, replica=None)
+    )
+    broken = base.model_copy(update={"plan": plan})
+    opened = open_scenario(broken, "scenario 'base'")
+    assert opened.violations
+    assert opened.scenario.plan == plan
+
+
+def test_open_scenario_names_the_scenario_when_inputs_do_not_load(base: Scenario) -> None:
+    inputs = base.inputs.model_copy(
+        update={"fleet_csv": "pool,gpu_model,gpus,cost_per_hour\nx,NOPE,1,1\n"}
+    )
+    with pytest.raises(ScenarioError, match=r"(?s)^scenario 'base': its inputs do not load.*NOPE"):
+        open_scenario(base.model_copy(update={"inputs": inputs}), "scenario 'base'")
 
 
 # --- comparison --------------------------------------------------------------------------------

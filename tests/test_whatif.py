@@ -406,6 +406,25 @@ def test_plan_chart_frames_add_up(catalog: Catalog) -> None:
         chart.to_dict()
 
 
+def test_utilization_frame_reads_the_plan_summary(catalog: Catalog) -> None:
+    problem = small_problem()
+    plan = hand_plan(problem, catalog)
+    assert plan.summary is not None
+    frame = charts.utilization_frame(plan, problem, catalog).set_index(["scope", "measure"])
+    for pool in plan.summary.pools:
+        assert frame.loc[(pool.pool, "compute"), "utilization"] == round(
+            pool.compute_utilization, 4
+        )
+        assert frame.loc[(pool.pool, "memory"), "utilization"] == round(pool.memory_utilization, 4)
+    # What the summary says is what the chart shows; it is not recomputed.
+    stated = plan.summary.model_copy(update={"compute_utilization": 0.5})
+    shown = charts.utilization_frame(plan.model_copy(update={"summary": stated}), problem, catalog)
+    assert shown.set_index(["scope", "measure"]).loc[("all pools", "compute"), "utilization"] == 0.5
+    # A plan read without a summary gets one for these inputs.
+    bare = charts.utilization_frame(plan.model_copy(update={"summary": None}), problem, catalog)
+    assert bare.equals(frame.reset_index())
+
+
 def test_progress_frame_tracks_cost_and_bound() -> None:
     history = [
         Progress("placement", 0.1, None, None, 5, 6),

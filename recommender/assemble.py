@@ -1,0 +1,66 @@
+"""Building a plan: the one place a `Plan` is put together from a planner's decisions.
+
+Every planner (the solver, each baseline, the per-GPU cross-check) decides GPUs and unplaced
+replicas, then calls `assemble_plan`, so every plan carries the same derived parts computed the
+same way: cost from the GPUs hosting instances, a bound never above the cost, the summary, the
+inputs' digest and the solver's statistics. `with_summary` completes a plan read from a file.
+"""
+
+from __future__ import annotations
+
+from recommender.catalog import Catalog
+from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
+from recommender.problem import Problem
+from recommender.summary import inputs_digest, plan_cost, summarize
+
+HEURISTIC_BOUND_SOURCE = "none (a greedy baseline proves no bound)"
+
+
+def assemble_plan(
+    problem: Problem,
+    catalog: Catalog,
+    gpus: list[PlanGpu],
+    unplaced: list[Unplaced],
+    *,
+    status: Status,
+    lower_bound_per_hour: float,
+    solver: SolverStats,
+) -> Plan:
+    """A complete plan (docs/design.md §6 plus summary, digest and solver stats) from its decisions.
+
+    The cost is always computed here from `gpus`; the bound is capped at it, since rounded
+    prices can put a solver's integer bound a hair above the exact cost.
+    """
+    cost = plan_cost(gpus, problem)
+    bound = min(lower_bound_per_hour, cost)
+    return Plan(
+        status=status,
+        cost_per_hour=round(cost, 6),
+        lower_bound_per_hour=round(bound, 6),
+        gpus=gpus,
+        unplaced=unplaced,
+        summary=summarize(gpus, unplaced, problem, catalog, bound),
+        solver=solver,
+        inputs_sha256=inputs_digest(problem, catalog),
+    )
+
+
+def heuristic_stats(name: str, wall_seconds: float) -> SolverStats:
+    """Solver stats of a baseline: no solver, nothing proven."""
+    return SolverStats(
+        formulation=f"baseline: {name}",
+        wall_seconds=round(wall_seconds, 3),
+        placement_status="feasible",
+        cost_status="feasible",
+        lower_bound_source=HEURISTIC_BOUND_SOURCE,
+    )
+
+
+def with_summary(plan: Plan, problem: Problem, catalog: Catalog) -> Plan:
+    """`plan` with its summary computed from its GPUs, unplaced replicas and these inputs.
+
+    For plans read from a file: the summary may be missing (plans from other tools) or predate
+    fields (per-pool utilization), so it is always recomputed; the rest of the plan is kept.
+    """
+    summary = summarize(plan.gpus, plan.unplaced, problem, catalog, plan.lower_bound_per_hour)
+    return plan.model_copy(update={"summary": summary})

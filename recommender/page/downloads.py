@@ -1,0 +1,34 @@
+"""The Downloads tab: every export of the plan, each made only when its button is pressed."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from recommender.catalog import Catalog
+from recommender.exports import EXPORTS
+from recommender.plan import Plan
+from recommender.problem import Problem
+
+EXPORT_LABELS = {
+    "json": "Plan (JSON)",
+    "csv": "Plan (CSV)",
+    "mig-parted": "mig-parted config (YAML)",
+    "nvidia-smi": "nvidia-smi script",
+    "kubernetes": "Kubernetes resources (YAML)",
+}
+
+
+def render_downloads_tab(plan: Plan, problem: Problem, catalog: Catalog) -> None:
+    st.caption(
+        "Every file is a view of the same plan. The mig-parted config and the nvidia-smi script "
+        "name nodes `<pool>-node-<n>`."
+    )
+    for key, (file_name, mime, export) in EXPORTS.items():
+        st.download_button(
+            f"{EXPORT_LABELS.get(key, key)}: {file_name}",
+            data=lambda export=export: export(plan, problem, catalog),
+            file_name=file_name,
+            mime=mime,
+            key=f"download_{key}",
+            on_click="ignore",
+        )

@@ -1,0 +1,151 @@
+"""The sidebar: input uploads (each file applied once, all issues listed) and the what-if knobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from recommender.errors import InputError
+from recommender.page.common import md_escape
+from recommender.page.state import (
+    MAX_TIME_LIMIT,
+    MIN_TIME_LIMIT,
+    NamedFile,
+    commit_inputs,
+    current_files,
+    fleet_digest,
+    load_inputs,
+    notice,
+    reset_to_sample,
+)
+from recommender.problem import Problem
+from recommender.whatif import (
+    MAX_DEMAND_MULTIPLIER,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_MB,
+    Knobs,
+    overrides_from_table,
+    overrides_table,
+)
+
+
+def render_uploads() -> None:
+    """The three uploaders, the inputs' sources and the way back to the sample."""
+    with st.sidebar:
+        st.header("Inputs")
+        uploads = {
+            "workloads": st.file_uploader(
+                "Workloads CSV", type=["csv"], key="upload_workloads", max_upload_size=MAX_UPLOAD_MB
+            ),
+            "fleet": st.file_uploader(
+                "Fleet CSV", type=["csv"], key="upload_fleet", max_upload_size=MAX_UPLOAD_MB
+            ),
+            "catalog": st.file_uploader(
+                "MIG catalog (optional, JSON or YAML)",
+                type=["json", "yaml", "yml"],
+                key="upload_catalog",
+                max_upload_size=MAX_UPLOAD_MB,
+            ),
+        }
+        process_uploads(uploads)
+        sources = st.session_state.inputs.sources
+        st.caption(
+            md_escape(
+                f"Using workloads: {sources['workloads']}; fleet: {sources['fleet']}; "
+                f"catalog: {sources['catalog']}."
+            )
+        )
+        st.button("Back to the sample data", on_click=reset_to_sample)
+
+
+def process_uploads(uploads: dict[str, Any]) -> None:
+    """New uploads (each file once) join the pending files; if pending + current inputs load,
+    they become the inputs, else the issues are kept and the last good inputs stay. Removing a
+    pending file from its uploader drops it."""
+    ss = st.session_state
+    fresh: dict[str, NamedFile] = {}
+    too_big: list[str] = []
+    for kind, upload in uploads.items():
+        if upload is None:
+            if ss.pending.pop(kind, None) is not None and not ss.pending:
+                ss.upload_errors = ""
+            continue
+        if upload.file_id in ss.seen_uploads:
+            continue
+        ss.seen_uploads.add(upload.file_id)
+        if upload.size > MAX_UPLOAD_BYTES:
+            too_big.append(
+                f"{upload.name}: {upload.size / 2**20:.1f} MB is over the {MAX_UPLOAD_MB} MB cap"
+            )
+            continue
+        fresh[kind] = (upload.name, upload.getvalue())
+    if fresh:
+        ss.pending.update(fresh)
+        files = current_files(ss.inputs) | ss.pending
+        sources = dict(ss.inputs.sources)
+        for kind, (name, _data) in ss.pending.items():
+            sources[kind] = f"uploaded {name}"
+        try:
+            inputs = load_inputs(files["workloads"], files["fleet"], files["catalog"], sources)
+        except InputError as exc:
+            ss.upload_errors = exc.report()
+        else:
+            commit_inputs(inputs)
+            names = ", ".join(name for name, _ in fresh.values())
+            notice("success", f"Uploaded inputs loaded: {names}")
+    if too_big:
+        ss.upload_errors = "\n".join([*too_big, ss.upload_errors]).strip()
+
+
+def render_knobs(problem: Problem) -> Knobs:
+    """The what-if knobs for `problem`; pool overrides outlive fleet edits for pools still
+    there."""
+    ss = st.session_state
+    digest = fleet_digest(problem)
+    if digest != ss.overrides_fleet:
+        # A new fleet: the pool table restarts from it, keeping overrides of pools still there.
+        ss.overrides_seed = dict(ss.last_overrides)
+        ss.overrides_version += 1
+        ss.overrides_fleet = digest
+    fleet_models = sorted({p.gpu_model for p in problem.pools})
+    ss.models_off = [m for m in ss.models_off if m in fleet_models]
+    with st.sidebar:
+        st.header("What-if")
+        st.number_input(
+            "Demand multiplier (replicas x)",
+            min_value=0.1,
+            max_value=MAX_DEMAND_MULTIPLIER,
+            step=0.1,
+            key="demand_multiplier",
+            help="Every workload's replicas times this, rounded up.",
+        )
+        st.multiselect("GPU models switched off", fleet_models, key="models_off")
+        st.number_input(
+            "Solver time limit (seconds)",
+            min_value=MIN_TIME_LIMIT,
+            max_value=MAX_TIME_LIMIT,
+            step=1.0,
+            key="time_limit",
+        )
+        st.caption("Pools: GPUs available and price per GPU-hour")
+        table = st.data_editor(
+            overrides_table(problem, ss.overrides_seed),
+            key=f"pool_knobs_{ss.overrides_version}",
+            disabled=["pool", "gpu_model"],
+            column_order=["pool", "gpus", "cost_per_hour"],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "gpus": st.column_config.NumberColumn("gpus", min_value=0, step=1),
+                "cost_per_hour": st.column_config.NumberColumn("$/h", min_value=0.0, format="%g"),
+            },
+        )
+    overrides = overrides_from_table(problem, table)
+    ss.last_overrides = overrides
+    return Knobs(
+        demand_multiplier=float(ss.demand_multiplier),
+        pool_overrides=overrides,
+        models_off=tuple(ss.models_off),
+        time_limit_seconds=float(ss.time_limit),
+    )

@@ -1,0 +1,181 @@
+"""What one browser session holds: its inputs, the editors' and knobs' bookkeeping, notices.
+
+Everything a session changes lives in `st.session_state`; shared between sessions are only things
+keyed by content (the sample, solves, catalogs) or saved on purpose (scenarios).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+
+from recommender.catalog import BUILTIN_CATALOG_PATH, Catalog, load_catalog
+from recommender.inputs import load_problem
+from recommender.problem import Problem
+from recommender.scenarios import ScenarioInputs
+from recommender.whatif import (
+    MAX_REPLICAS,
+    catalog_from_upload,
+    fleet_table,
+    table_to_csv,
+    workloads_table,
+)
+
+SAMPLE_DIR = BUILTIN_CATALOG_PATH.parent
+TIME_LIMIT_ENV = "MIG_RECOMMENDER_TIME_LIMIT"
+FALLBACK_TIME_LIMIT = 10.0
+MIN_TIME_LIMIT, MAX_TIME_LIMIT = 1.0, 600.0
+
+# An input file as the page holds it: (label for messages, content).
+NamedFile = tuple[str, bytes]
+
+
+@dataclass(frozen=True)
+class LoadedInputs:
+    """Input files that load cleanly: canonical texts, where they came from, and what they say."""
+
+    files: ScenarioInputs
+    sources: dict[str, str]
+    catalog: Catalog
+    problem: Problem
+
+
+def default_time_limit() -> float:
+    """The solver time limit the page starts with: `MIG_RECOMMENDER_TIME_LIMIT` or 10 s."""
+    try:
+        value = float(os.environ.get(TIME_LIMIT_ENV, FALLBACK_TIME_LIMIT))
+    except ValueError:
+        return FALLBACK_TIME_LIMIT
+    if not math.isfinite(value):
+        return FALLBACK_TIME_LIMIT
+    return clamp_time_limit(value)
+
+
+def clamp_time_limit(seconds: float) -> float:
+    """A time limit within what the page's input accepts."""
+    return min(max(seconds, MIN_TIME_LIMIT), MAX_TIME_LIMIT)
+
+
+def loaded(
+    problem: Problem,
+    catalog: Catalog,
+    catalog_file: bytes | None,
+    catalog_name: str | None,
+    sources: dict[str, str],
+) -> LoadedInputs:
+    """Inputs with canonical CSV texts (what the editors produce), so edits compare exactly."""
+    files = ScenarioInputs(
+        workloads_csv=table_to_csv(workloads_table(problem.workloads)),
+        fleet_csv=table_to_csv(fleet_table(problem.pools)),
+        catalog_file=catalog_file.decode("utf-8") if catalog_file is not None else None,
+        catalog_name=catalog_name if catalog_file is not None else None,
+    )
+    return LoadedInputs(files=files, sources=sources, catalog=catalog, problem=problem)
+
+
+def load_inputs(
+    workloads: NamedFile,
+    fleet: NamedFile,
+    catalog_file: NamedFile | None,
+    sources: dict[str, str],
+) -> LoadedInputs:
+    """Both CSVs (and a catalog file); raises InputError with every issue."""
+    catalog_name, catalog_data = catalog_file if catalog_file else (None, None)
+    if catalog_data is None:
+        catalog = load_catalog()
+    else:
+        catalog = catalog_from_upload(catalog_data, catalog_name or "catalog.json")
+    problem = load_problem(
+        workloads[1],
+        fleet[1],
+        catalog,
+        workloads_label=workloads[0],
+        fleet_label=fleet[0],
+        max_replicas=MAX_REPLICAS,
+    )
+    return loaded(problem, catalog, catalog_data, catalog_name, sources)
+
+
+@st.cache_resource(show_spinner=False)
+def sample_inputs() -> LoadedInputs:
+    """The bundled sample (read from the package, never from a path a user gives)."""
+    return load_inputs(
+        ("workloads.csv", (SAMPLE_DIR / "workloads.csv").read_bytes()),
+        ("fleet.csv", (SAMPLE_DIR / "fleet.csv").read_bytes()),
+        None,
+        {"workloads": "sample", "fleet": "sample", "catalog": "built-in"},
+    )
+
+
+def current_files(inputs: LoadedInputs) -> dict[str, NamedFile | None]:
+    """The current inputs as files again, to load together with newly uploaded ones."""
+    files = inputs.files
+    return {
+        "workloads": ("workloads.csv", files.workloads_csv.encode()),
+        "fleet": ("fleet.csv", files.fleet_csv.encode()),
+        "catalog": (
+            (files.catalog_name or "catalog.json", files.catalog_file.encode())
+            if files.catalog_file is not None
+            else None
+        ),
+    }
+
+
+def fleet_digest(problem: Problem) -> str:
+    """Changes exactly when the pools change: the knob table restarts then."""
+    return hashlib.sha256("|".join(p.model_dump_json() for p in problem.pools).encode()).hexdigest()
+
+
+def init_session() -> None:
+    """Per-session state; every key is set once, on the session's first run."""
+    ss = st.session_state
+    if "inputs" in ss:
+        return
+    sample = sample_inputs()
+    ss.inputs = sample
+    ss.editor_base = sample
+    ss.editor_version = 0
+    ss.pending = {}
+    ss.seen_uploads = set()
+    ss.upload_errors = ""
+    ss.overrides_seed = {}
+    ss.overrides_version = 0
+    ss.overrides_fleet = fleet_digest(sample.problem)
+    ss.last_overrides = {}
+    ss.known_plans = {}
+    ss.notices = []
+    ss.demand_multiplier = 1.0
+    ss.models_off = []
+    ss.time_limit = default_time_limit()
+    ss.scenario_name = ""
+
+
+def commit_inputs(inputs: LoadedInputs) -> None:
+    """Replace the inputs wholesale (upload, sample, scenario): the editors restart from them."""
+    ss = st.session_state
+    ss.inputs = inputs
+    ss.editor_base = inputs
+    ss.editor_version += 1
+    ss.pending = {}
+    ss.upload_errors = ""
+
+
+def notice(kind: str, text: str) -> None:
+    """A message shown once at the top of the next run (for button callbacks)."""
+    st.session_state.notices.append((kind, text))
+
+
+def take_notices() -> list[tuple[str, str]]:
+    """The notices collected since the last run, emptied."""
+    notices = st.session_state.notices
+    st.session_state.notices = []
+    return notices
+
+
+def reset_to_sample() -> None:
+    commit_inputs(sample_inputs())
+    notice("success", "Back to the sample data.")

@@ -1,0 +1,566 @@
+"""CSV tables, read and checked column by column (vectorized) instead of row by row.
+
+A file is split into records once (`_scan`): with numpy over the raw bytes when every quote sits
+at a field's edge (the usual case, quoted or not), with Python's `csv` module otherwise. Either
+way each record keeps the physical line it starts on (quoted fields may hold line breaks) and its
+field count, so a short or long row, an unclosed quote or text after a closing quote is reported
+on its real line. pandas then splits the well-formed records into columns, and the checks below
+turn whole columns into values plus the rows that are wrong, each wrong cell becoming one
+`file:line: column: problem (allowed)` issue in file order.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+from recommender.errors import InputError, InputIssue
+from recommender.reading.source import Source, decode_utf8, read_bytes
+
+T = TypeVar("T")
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
+BOOL_ALLOWED = "true/false, yes/no, 1/0; empty means false"
+
+_QUOTE, _COMMA, _NEWLINE, _CARRIAGE_RETURN, _SPACE, _TAB = 34, 44, 10, 13, 32, 9
+_BLANK_BYTES = b" \t\r"
+_UNCLOSED_QUOTE = 'quoted field is never closed (end it with "; write a quote inside it as "")'
+_TEXT_AFTER_QUOTE = 'text after a closing quote (a quoted field ends at its quote; write one as "")'
+
+
+class FileIssues:
+    """Issues of one file found check by check (column by column), put back into file order (by
+    line, then by check) at the end: the order a row-by-row reader would have found them in."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._lines: list[np.ndarray] = []
+        self._issues: list[InputIssue] = []
+
+    def add(self, lines: np.ndarray, column: str | None, messages: list[str]) -> None:
+        """One issue per line in `lines`, with its message."""
+        self._lines.append(np.asarray(lines, dtype=np.int64))
+        self._issues.extend(
+            InputIssue(self.label, line, column, message)
+            for line, message in zip(lines.tolist(), messages, strict=True)
+        )
+
+    def extend(self, issues: list[InputIssue]) -> None:
+        """Issues already made (each with a line)."""
+        self._lines.append(np.array([issue.line or 0 for issue in issues], dtype=np.int64))
+        self._issues.extend(issues)
+
+    def __bool__(self) -> bool:
+        return bool(self._issues)
+
+    def in_file_order(self) -> list[InputIssue]:
+        if not self._issues:
+            return []
+        order = np.argsort(np.concatenate(self._lines), kind="stable")
+        return [self._issues[i] for i in order.tolist()]
+
+
+@dataclass
+class Table:
+    """The well-formed data rows of a CSV file: stripped text per column and the line each row
+    starts on; `issues` holds the rows that are not well formed, and the checks add theirs."""
+
+    label: str
+    cells: dict[str, pd.Series]
+    lines: np.ndarray
+    issues: FileIssues
+
+    @property
+    def rows(self) -> int:
+        return len(self.lines)
+
+    def report(self, rows: np.ndarray, column: str | None, messages: list[str]) -> None:
+        """One issue per row index in `rows`, with its message."""
+        self.issues.add(self.lines[rows], column, messages)
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Records:
+    """Complete non-blank records of a file: where each starts and ends in the bytes, the line it
+    starts on, its field count. A quote left open swallows the rest of the file: `open_quote_line`
+    is the line of that quote and `open_quote_field` its field's index in its record."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    lines: np.ndarray
+    fields: np.ndarray
+    open_quote_line: int | None = None
+    open_quote_field: int = 0
+
+
+def read_table(source: Source, label: str, columns: dict[str, bool]) -> Table:
+    """The rows of a CSV file whose header is `columns` (name -> required), as a Table.
+
+    Raises InputError for an unreadable file or header; problems of single rows (wrong field
+    count, unclosed quote) are in `Table.issues` with the rows that parse well in the table.
+    """
+    raw = read_bytes(source, label)
+    decode_utf8(raw, label)  # the first bad byte, with its line, before anything else
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    records = _scan_fast(raw)
+    if records is None:
+        return _read_with_csv_module(raw, label, columns)
+    if records.starts.size == 0:
+        if records.open_quote_line is not None:  # in the header
+            raise InputError([InputIssue(label, records.open_quote_line, None, _UNCLOSED_QUOTE)])
+        raise InputError([InputIssue(label, None, None, "file is empty (expected a header row)")])
+    header_text = raw[records.starts[0] : records.ends[0]].decode("utf-8")
+    header_fields = next(csv.reader(io.StringIO(header_text.rstrip("\r"), newline="")), [])
+    header = _check_header(header_fields, label, int(records.lines[0]), columns)
+    width = len(header)
+    starts, ends = records.starts[1:], records.ends[1:]
+    lines, fields = records.lines[1:], records.fields[1:]
+    issues = FileIssues(label)
+    bad = fields != width
+    if bad.any():
+        issues.add(lines[bad], None, [_count_message(width, n) for n in fields[bad].tolist()])
+    if records.open_quote_line is not None:
+        index = records.open_quote_field
+        column = header[index] if index < width else None
+        issues.add(np.array([records.open_quote_line]), column, [_UNCLOSED_QUOTE])
+    elif starts.size == 0:
+        raise InputError([InputIssue(label, None, None, "no data rows after the header")])
+    good = ~bad
+    frame = _split(_good_bytes(raw, starts, ends, good), width)
+    if frame is None or len(frame) != int(good.sum()):
+        return _read_with_csv_module(raw, label, columns)
+    return Table(label, _stripped(frame, header), lines[good], issues)
+
+
+def _scan_fast(raw: bytes) -> _Records | None:
+    """Records found with numpy; None when quoting or line ends need the `csv` module's rules."""
+    if raw.count(b"\r") != raw.count(b"\r\n"):
+        return None  # old Mac line ends: leave them to the csv module
+    data = np.frombuffer(raw, dtype=np.uint8)
+    quotes = np.flatnonzero(data == _QUOTE)
+    newlines = np.flatnonzero(data == _NEWLINE)
+    commas = np.flatnonzero(data == _COMMA)
+    broken_at: int | None = None
+    if quotes.size:
+        if not _quotes_at_field_edges(data, quotes):
+            return None
+        # A comma or line break is inside a quoted field when an odd number of quotes precede it.
+        outside_newlines = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+        if quotes.size % 2:
+            broken_at = _unclosed_quote(quotes)
+    else:
+        outside_newlines = newlines
+    ends = outside_newlines
+    if broken_at is not None:
+        ends = ends[ends < broken_at]
+    tail_start = int(ends[-1]) + 1 if ends.size else 0
+    if broken_at is None and tail_start < len(raw):
+        ends = np.append(ends, len(raw))
+    starts = np.concatenate(([0], ends[:-1] + 1)) if ends.size else np.zeros(0, dtype=np.int64)
+    fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    keep = _non_blank(raw, starts, ends, fields)
+    starts, ends, fields = starts[keep], ends[keep], fields[keep]
+    lines = np.searchsorted(newlines, starts) + 1
+    records = _Records(starts, ends, lines, fields)
+    if broken_at is not None:
+        records.open_quote_line = int(np.searchsorted(newlines, broken_at)) + 1
+        before = np.searchsorted(commas, broken_at) - np.searchsorted(commas, tail_start)
+        records.open_quote_field = int(before)
+    return records
+
+
+def _quotes_at_field_edges(data: np.ndarray, quotes: np.ndarray) -> bool:
+    """Whether every quote opens a field, closes one, or is a doubled quote inside one.
+
+    Then quote parity alone tells what is quoted; a stray quote (`5" screen`) or text after a
+    closing quote is not, and the `csv` module reads that file instead.
+    """
+    size = data.size
+    openers, closers = quotes[0::2], quotes[1::2]
+    before = np.where(openers > 0, data[np.maximum(openers - 1, 0)], _NEWLINE)
+    doubled_open = np.zeros(openers.size, dtype=bool)
+    doubled_open[1:] = openers[1:] - 1 == closers[: openers.size - 1]
+    open_ok = (before == _COMMA) | (before == _NEWLINE) | doubled_open
+    for index in np.flatnonzero(~open_ok & ((before == _SPACE) | (before == _TAB))).tolist():
+        position = int(openers[index]) - 1
+        while position >= 0 and data[position] in (_SPACE, _TAB):
+            position -= 1
+        open_ok[index] = position < 0 or data[position] in (_COMMA, _NEWLINE)
+    if not open_ok.all():
+        return False
+    after = np.where(closers + 1 < size, data[np.minimum(closers + 1, size - 1)], _NEWLINE)
+    doubled_close = np.zeros(closers.size, dtype=bool)
+    paired = min(closers.size, openers.size - 1)
+    doubled_close[:paired] = openers[1 : paired + 1] == closers[:paired] + 1
+    close_ok = (after == _COMMA) | (after == _NEWLINE) | (after == _CARRIAGE_RETURN) | doubled_close
+    return bool(close_ok.all())
+
+
+def _unclosed_quote(quotes: np.ndarray) -> int:
+    """Byte offset of the quote that opens the field left open at the end of the file.
+
+    Quote k (0-based) opens a field when k is even, unless it directly follows quote k-1: then
+    the two are a doubled quote inside the field. The last true opener is the unclosed one.
+    """
+    openers = np.arange(0, quotes.size, 2)
+    true_open = np.ones(openers.size, dtype=bool)
+    true_open[1:] = quotes[openers[1:]] - 1 != quotes[openers[1:] - 1]
+    return int(quotes[openers[true_open][-1]])
+
+
+def _non_blank(raw: bytes, starts: np.ndarray, ends: np.ndarray, fields: np.ndarray) -> np.ndarray:
+    """Records that are not blank lines (only spaces, tabs or a carriage return), as pandas skips."""
+    keep = np.ones(starts.size, dtype=bool)
+    for index in np.flatnonzero(fields == 1).tolist():
+        if not raw[starts[index] : ends[index]].strip(_BLANK_BYTES):
+            keep[index] = False
+    return keep
+
+
+def _good_bytes(raw: bytes, starts: np.ndarray, ends: np.ndarray, good: np.ndarray) -> bytes:
+    """The bytes of the well-formed data records, line breaks included."""
+    if starts.size == 0 or not good.any():
+        return b""
+    first = int(starts[0])
+    if good.all():
+        return raw[first : int(ends[-1]) + 1]
+    return b"\n".join(
+        raw[int(start) : int(end)] for start, end in zip(starts[good], ends[good], strict=True)
+    )
+
+
+def _split(body: bytes, width: int) -> pd.DataFrame | None:
+    """The records as text columns 0..width-1 (pandas' C parser); None if it disagrees."""
+    if not body:
+        return _empty_frame(width)
+    try:
+        return pd.read_csv(
+            io.BytesIO(body),
+            header=None,
+            names=list(range(width)),
+            dtype=str,
+            index_col=False,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=True,
+            encoding="utf-8",
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _empty_frame(width: int) -> pd.DataFrame:
+    return pd.DataFrame({index: pd.Series([], dtype=str) for index in range(width)})
+
+
+def _stripped(frame: pd.DataFrame, header: list[str]) -> dict[str, pd.Series]:
+    return {
+        name: frame[index].str.strip().reset_index(drop=True) for index, name in enumerate(header)
+    }
+
+
+def _count_message(width: int, found: int) -> str:
+    hint = "leave a value empty for its default" if found < width else "quote a value with a comma"
+    return f"expected {width} fields, found {found} (one per header column; {hint})"
+
+
+def _check_header(
+    fields: list[str], label: str, line: int, columns: dict[str, bool]
+) -> list[str]:
+    """The header's column names; raises InputError unless they are `columns` (name -> required),
+    each at most once, in any order."""
+    names = [name.strip() for name in fields]
+    issues: list[InputIssue] = []
+    allowed = ", ".join(columns)
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            issues.append(InputIssue(label, line, None, f"a column has no name (allowed: {allowed})"))
+        elif name in seen:
+            msg = f"duplicate column {name} (each column once)"
+            issues.append(InputIssue(label, line, None, msg))
+        elif name not in columns:
+            issues.append(InputIssue(label, line, name, f"unknown column (allowed: {allowed})"))
+        seen.add(name)
+    for name, required in columns.items():
+        if required and name not in seen:
+            message = f"required column is missing (columns: {allowed})"
+            issues.append(InputIssue(label, line, name, message))
+    if issues:
+        raise InputError(issues)
+    return names
+
+
+# --- the csv module, for files with irregular quoting or line ends ----------------------------
+
+
+def _read_with_csv_module(raw: bytes, label: str, columns: dict[str, bool]) -> Table:
+    """Same result as the fast path, record by record with Python's `csv` rules (slower)."""
+    text = raw.decode("utf-8")
+    issues: list[InputIssue] = []
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for line, record in _csv_records(text, label, issues):
+        if header is None:
+            header = _check_header(record, label, line, columns)
+        elif len(record) != len(header):
+            issues.append(InputIssue(label, line, None, _count_message(len(header), len(record))))
+        else:
+            rows.append(record)
+            lines.append(line)
+    if header is None:
+        if issues:
+            raise InputError(issues)
+        raise InputError([InputIssue(label, None, None, "file is empty (expected a header row)")])
+    if not rows and not issues:
+        raise InputError([InputIssue(label, None, None, "no data rows after the header")])
+    frame = pd.DataFrame(rows, columns=list(range(len(header))), dtype=str)
+    if frame.empty:
+        frame = _empty_frame(len(header))
+    file_issues = FileIssues(label)
+    if issues:
+        file_issues.extend(issues)
+    return Table(label, _stripped(frame, header), np.array(lines, dtype=np.int64), file_issues)
+
+
+def _csv_records(text: str, label: str, issues: list[InputIssue]) -> Iterator[tuple[int, list[str]]]:
+    """(first line, fields) of every non-blank record; a parse error ends the file with an issue."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
+    line = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            at_end = "end of data" in str(exc)
+            message = _UNCLOSED_QUOTE if at_end else _TEXT_AFTER_QUOTE
+            issues.append(InputIssue(label, line if at_end else reader.line_num, None, message))
+            return
+        if record and not (len(record) == 1 and not record[0].strip()):
+            yield line, record
+        line = reader.line_num + 1
+
+
+# --- column checks -----------------------------------------------------------------------------
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Cyclic garbage collection off while a million small objects are built.
+
+    None of them can form a cycle, yet each collection would walk them all again: pausing
+    halves the time to build the validated models of a large file.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _floats(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`float(cell)` of every cell (Python's own parsing, so values are exactly as before) and
+    which cells it refuses; each distinct text is parsed once."""
+    codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+    texts = [str(text) or "nan" for text in uniques]  # empty cells are the caller's to judge
+    try:
+        parsed = np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
+        refused = np.zeros(len(texts), dtype=bool)
+    except ValueError:
+        parsed = np.full(len(texts), math.nan)
+        refused = np.zeros(len(texts), dtype=bool)
+        for index, text in enumerate(texts):
+            try:
+                parsed[index] = float(text)
+            except ValueError:
+                refused[index] = True
+    return parsed[codes], refused[codes]
+
+
+def check_text(table: Table, column: str) -> tuple[pd.Series, np.ndarray]:
+    """A required text column: its values and the empty rows (reported)."""
+    cells = table.cells[column]
+    empty = (cells == "").to_numpy(dtype=bool)
+    rows = np.flatnonzero(empty)
+    table.report(rows, column, ["is empty (required)"] * rows.size)
+    return cells, empty
+
+
+def check_number(
+    table: Table, column: str, *, minimum: float, strict: bool, default: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A number column (> or >= `minimum`): values (NaN where bad) and the bad rows."""
+    rows = table.rows
+    if column not in table.cells:
+        return np.full(rows, math.nan if default is None else default), np.zeros(rows, dtype=bool)
+    cells = table.cells[column]
+    empty = (cells == "").to_numpy(dtype=bool)
+    values, refused = _floats(cells)
+    refused &= ~empty
+    with np.errstate(invalid="ignore"):
+        in_range = np.isfinite(values) & (values > minimum if strict else values >= minimum)
+    out_of_range = ~refused & ~empty & ~in_range
+    missing = empty & (default is None)
+    bound = f"a number {'>' if strict else '>='} {minimum:g}"
+    _report(
+        table,
+        column,
+        cells,
+        (missing, lambda _: "is empty (required)"),
+        (refused, lambda raw: f"'{raw}' is not a number (expected {bound})"),
+        (out_of_range, lambda raw: f"{raw} is out of range (expected {bound})"),
+    )
+    if default is not None:
+        values[empty] = default
+    bad = missing | refused | out_of_range
+    return values, bad
+
+
+def check_integer(
+    table: Table,
+    column: str,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    default: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A whole-number column in minimum..maximum: values as floats (NaN where bad), bad rows."""
+    rows = table.rows
+    if column not in table.cells:
+        return np.full(rows, math.nan if default is None else default), np.zeros(rows, dtype=bool)
+    allowed = f"a whole number {minimum}..{maximum}" if maximum else f"a whole number >= {minimum}"
+    cells = table.cells[column]
+    empty = (cells == "").to_numpy(dtype=bool)
+    values, refused = _floats(cells)
+    refused &= ~empty
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.floor(values) == values)
+        in_range = values >= minimum
+        if maximum is not None:
+            in_range &= values <= maximum
+    fraction = ~empty & ~refused & ~whole
+    out_of_range = ~empty & ~refused & whole & ~in_range
+    missing = empty & (default is None)
+    _report(
+        table,
+        column,
+        cells,
+        (missing, lambda _: f"is empty (required: {allowed})"),
+        (refused, lambda raw: f"'{raw}' is not a whole number (expected {allowed})"),
+        (fraction, lambda raw: f"{raw} is not a whole number (expected {allowed})"),
+        (out_of_range, lambda raw: f"{raw} is out of range (expected {allowed})"),
+    )
+    if default is not None:
+        values[empty] = default
+    return values, missing | refused | fraction | out_of_range
+
+
+def check_boolean(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """A yes/no column (empty means no): values and the bad rows."""
+    rows = table.rows
+    if column not in table.cells:
+        return np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
+    cells = table.cells[column]
+    words = cells.str.casefold()
+    true = words.isin(TRUE_WORDS).to_numpy(dtype=bool)
+    false = (words.isin(FALSE_WORDS) | (words == "")).to_numpy(dtype=bool)
+    bad = ~true & ~false
+    _report(
+        table,
+        column,
+        cells,
+        (bad, lambda raw: f"'{raw}' is not a yes/no value (allowed: {BOOL_ALLOWED})"),
+    )
+    return true, bad
+
+
+def check_each_distinct(
+    table: Table,
+    column: str,
+    parse: Callable[[str], tuple[T | None, list[str]]],
+    applies: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A column whose distinct texts are parsed once each by `parse` -> (value, messages).
+
+    Rows where `applies` is False are skipped (value None). Returns per-row values (object
+    array) and the rows with messages, which are reported.
+    """
+    rows = table.rows
+    values = np.full(rows, None, dtype=object)
+    bad = np.zeros(rows, dtype=bool)
+    if column not in table.cells:
+        return values, bad
+    cells = table.cells[column]
+    chosen = np.arange(rows) if applies is None else np.flatnonzero(applies)
+    if chosen.size == 0:
+        return values, bad
+    codes, uniques = pd.factorize(cells.iloc[chosen], use_na_sentinel=False)
+    parsed = [parse(str(text)) for text in uniques]
+    unique_values = np.empty(len(parsed), dtype=object)
+    unique_values[:] = [value for value, _ in parsed]
+    values[chosen] = unique_values[codes]
+    failing = np.array([bool(messages) for _, messages in parsed], dtype=bool)
+    bad_rows = chosen[failing[codes]]
+    bad[bad_rows] = True
+    report_rows: list[int] = []
+    report_messages: list[str] = []
+    for row, code in zip(bad_rows.tolist(), codes[failing[codes]].tolist(), strict=True):
+        for message in parsed[code][1]:
+            report_rows.append(row)
+            report_messages.append(message)
+    table.report(np.array(report_rows, dtype=np.int64), column, report_messages)
+    return values, bad
+
+
+def check_unique(table: Table, column: str) -> list[InputIssue]:
+    """Issues for non-empty values used before in `column` (returned, to follow the row issues)."""
+    cells = table.cells[column]
+    repeated = (cells.duplicated(keep="first") & (cells != "")).to_numpy(dtype=bool)
+    if not repeated.any():
+        return []
+    first_line = dict(
+        zip(
+            cells[~repeated].tolist(),
+            table.lines[~repeated].tolist(),
+            strict=True,
+        )
+    )
+    issues = []
+    for row in np.flatnonzero(repeated).tolist():
+        value = cells.iat[row]
+        message = f"'{value}' is used twice (first on line {first_line[value]}); names must be unique"
+        issues.append(InputIssue(table.label, int(table.lines[row]), column, message))
+    return issues
+
+
+def _report(
+    table: Table,
+    column: str,
+    cells: pd.Series,
+    *cases: tuple[np.ndarray, Callable[[str], str]],
+) -> None:
+    """An issue for each row of each (rows mask, message from the cell's text) case."""
+    for mask, message in cases:
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            texts = cells.iloc[rows].tolist()
+            table.report(rows, column, [message(str(text)) for text in texts])

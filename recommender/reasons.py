@@ -1,0 +1,135 @@
+"""Why replicas were left out: the one vocabulary every planner words its `unplaced` reasons in.
+
+The solver, the per-GPU cross-check and the baselines all explain a left-out replica with these
+sentences, so a user comparing plans reads the same words for the same cause. Two sources of
+facts feed them:
+- `unplaced_reason` derives the cause from the inputs alone; the exact models (`solve`,
+  `pergpu`) use it, since they do not say which decision crowded a replica out;
+- the greedy planners know what blocked them and call the specific sentences directly
+  (`unfit_reason` with the profiles they may carve, `capacity_reason`, `spread_blocked_reason`).
+Memory is written in GiB with two decimals everywhere (`39.50 GiB`), as `nvidia-smi` users read
+a profile's usable memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from recommender.catalog import Catalog, Profile
+from recommender.problem import Pool, Problem, Workload
+from recommender.rules import MEMORY_TOLERANCE_MIB, fits
+
+# How many pool names a reason lists before it says "and N more".
+MAX_NAMED_POOLS = 4
+ALL_BALANCED_NO_MEDIA = "all-balanced carves no media-capable profile"
+MEDIA_PROFILES_TAKEN = (
+    "media-capable profiles are all taken (one +me instance per GPU) by replicas of "
+    "equal or higher priority"
+)
+
+
+def gib(mib: float) -> str:
+    """Usable memory as reasons print it: GiB with two decimals."""
+    return f"{mib / 1024:.2f}"
+
+
+def pool_names(pools: list[Pool]) -> str:
+    """The first MAX_NAMED_POOLS pool names, then how many more."""
+    names = [p.pool for p in pools[:MAX_NAMED_POOLS]]
+    if len(pools) > MAX_NAMED_POOLS:
+        names.append(f"and {len(pools) - MAX_NAMED_POOLS} more")
+    return ", ".join(names)
+
+
+def unfit_reason(
+    workload: Workload, options: Iterable[tuple[str, Profile]], kind: str, problem: Problem
+) -> str:
+    """Why no `kind` profile fits `workload`.
+
+    `options` are the (model key, profile) pairs the planner may carve on the pools the workload
+    allows; `kind` names them in the sentence (`allowed`, `media-capable`, `full-GPU` ...).
+    """
+    unique = {(key, p.name): (key, p) for key, p in options}
+    choices = sorted(unique.values(), key=lambda o: (o[0], o[1].name))
+    if not choices:
+        models = sorted({p.gpu_model for p in problem.pools if workload.allows(p.gpu_model)})
+        if not models:
+            allowed = ", ".join(workload.gpu_models) if workload.gpu_models else "any"
+            return f"no pool has a GPU model it may run on ({allowed})"
+        return f"no {kind} profile exists on the GPU models it may use ({', '.join(models)})"
+    roomy = [o for o in choices if o[1].memory_mib + MEMORY_TOLERANCE_MIB >= workload.memory_mib]
+    if not roomy:
+        key, largest = max(choices, key=lambda o: (o[1].memory_mib, o[1].compute_slices))
+        return (
+            f"needs {workload.memory_gb:g} GiB; the largest {kind} profile "
+            f"({key} {largest.name}) has {gib(largest.memory_mib)} GiB"
+        )
+    strong = [o for o in roomy if o[1].compute_slices >= workload.compute_slices]
+    if not strong:
+        key, most = max(roomy, key=lambda o: (o[1].compute_slices, o[1].memory_mib))
+        return (
+            f"needs {workload.compute_slices} compute slices; the {kind} profiles with "
+            f"{workload.memory_gb:g} GiB or more have at most {most.compute_slices} "
+            f"({key} {most.name})"
+        )
+    return (
+        f"needs media engines (NVDEC/NVJPG/OFA); no {kind} profile with "
+        f"{workload.memory_gb:g} GiB and {workload.compute_slices}g has them"
+    )
+
+
+def capacity_reason(pools: list[Pool]) -> str:
+    """The workload fits profiles of these pools, but their GPUs are absent or full."""
+    gpus = sum(p.gpus for p in pools)
+    if gpus == 0:
+        return f"capacity exhausted: the pools it fits ({pool_names(pools)}) have no GPUs"
+    return (
+        f"capacity exhausted: the {gpus} GPUs of the pools it fits ({pool_names(pools)}) "
+        "have no room left for it"
+    )
+
+
+def spread_short_reason(workload: Workload, pools: list[Pool]) -> str:
+    """A spread workload has more replicas than there are GPUs that can host one."""
+    gpus = sum(p.gpus for p in pools)
+    return (
+        f"spread needs {workload.replicas} distinct GPUs; only {gpus} GPUs can host it "
+        f"({pool_names(pools)})"
+    )
+
+
+def spread_blocked_reason(workload: Workload, placed: int) -> str:
+    """A greedy planner's spread replicas found room only beside their own siblings."""
+    return (
+        f"spread needs {workload.replicas} distinct GPUs; it got {placed}, and the only room "
+        "left is on GPUs already hosting one of its replicas"
+    )
+
+
+def unplaced_reason(workload: Workload, problem: Problem, catalog: Catalog) -> str:
+    """Why replicas of `workload` are left out, as specifically as the inputs alone tell.
+
+    For planners that may carve any profile the workload fits (the exact models): first what no
+    profile can hold, then pools without GPUs, spread beyond the hosting GPUs, media engines,
+    and otherwise capacity.
+    """
+    allowed = [p for p in problem.pools if workload.allows(p.gpu_model)]
+    kind = "media-capable" if workload.media else "allowed"
+    options = [
+        (key, profile)
+        for key in sorted({p.gpu_model for p in allowed})
+        for profile in catalog.model(key).profiles
+        if not workload.media or catalog.model(key).media_capable(profile)
+    ]
+    fitting_models = {key for key, p in options if fits(workload, key, catalog.model(key), p)}
+    if not fitting_models:
+        return unfit_reason(workload, options, kind, problem)
+    hosts = [p for p in allowed if p.gpu_model in fitting_models]
+    gpus = sum(p.gpus for p in hosts)
+    if gpus == 0:
+        return capacity_reason(hosts)
+    if workload.spread and workload.replicas > gpus:
+        return spread_short_reason(workload, hosts)
+    if workload.media:
+        return MEDIA_PROFILES_TAKEN
+    return capacity_reason(hosts)
