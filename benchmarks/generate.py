@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.catalog import GpuModel, load_catalog
+from recommender.catalog import GpuModel
+from recommender.reading import load_catalog
 from recommender.rules import fits_demand
 
 # Summed GPU shares of all replicas as a fraction of the fleet's GPUs. The share is a lower

@@ -97,8 +97,7 @@ class Check:
 def measure(size: Size, workloads_path: Path, fleet_path: Path, plan_path: Path) -> dict:
     """Plan one instance as a user would, then validate it and run the baselines (not timed)."""
     from recommender.baselines import BASELINE_DISPLAY_NAMES, BASELINES
-    from recommender.catalog import load_catalog
-    from recommender.inputs import load_problem
+    from recommender.reading import load_catalog, load_problem
     from recommender.solve import SolveOptions, solve
     from recommender.validate import validate_plan
 

@@ -1,21 +1,18 @@
 """The MIG catalog: per GPU model, its instance profiles and their legal placements.
 
 The catalog is data (`data/mig_catalog.json`, transcribed from the MIG rules reference with a
-source per model). A user file with the same schema adds models or replaces built-in ones.
+source per model). A user file with the same schema adds models or replaces built-in ones; both are
+read by `recommender.reading.load_catalog`.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from recommender.errors import InputError, InputIssue
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BUILTIN_CATALOG_PATH = Path(__file__).parent / "data" / "mig_catalog.json"
 
@@ -153,60 +150,3 @@ class Catalog(BaseModel):
 
     def model(self, key: str) -> GpuModel:
         return self.models[key]
-
-
-def _read_catalog_file(path: Path) -> dict:
-    label = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([InputIssue(label, None, None, "file not found")]) from None
-    except UnicodeDecodeError as exc:
-        msg = f"not valid UTF-8 at byte {exc.start} (save the file as UTF-8)"
-        raise InputError([InputIssue(label, None, None, msg)]) from None
-    try:
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        line = getattr(exc, "lineno", None)
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            line = mark.line + 1
-        msg = f"not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}"
-        raise InputError([InputIssue(label, line, None, msg)]) from None
-    if not isinstance(data, dict):
-        msg = "expected an object with a `models` mapping (see data/mig_catalog.json)"
-        raise InputError([InputIssue(label, None, None, msg)])
-    return data
-
-
-def _validate_catalog(data: dict, label: str) -> Catalog:
-    try:
-        return Catalog.model_validate(data)
-    except ValidationError as exc:
-        issues = [
-            InputIssue(label, None, ".".join(str(p) for p in err["loc"]) or None, err["msg"])
-            for err in exc.errors()
-        ]
-        raise InputError(issues) from None
-
-
-def load_catalog(user_file: str | Path | None = None) -> Catalog:
-    """The built-in catalog, with the models of `user_file` added or replacing built-in ones."""
-    if user_file is None:
-        return _builtin_catalog()
-    builtin = _read_catalog_file(BUILTIN_CATALOG_PATH)
-    path = Path(user_file)
-    user = _validate_catalog(_read_catalog_file(path), path.name)
-    merged = dict(builtin)
-    merged["models"] = {**builtin["models"], **{k: m.model_dump() for k, m in user.models.items()}}
-    return _validate_catalog(merged, path.name)
-
-
-_BUILTIN: Catalog | None = None
-
-
-def _builtin_catalog() -> Catalog:
-    global _BUILTIN
-    if _BUILTIN is None:
-        _BUILTIN = _validate_catalog(_read_catalog_file(BUILTIN_CATALOG_PATH), "mig_catalog.json")
-    return _BUILTIN

@@ -14,7 +14,6 @@ traceback:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -24,13 +23,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from recommender.catalog import Catalog, load_catalog
-from recommender.errors import InputError, InputIssue
+from recommender.catalog import Catalog
+from recommender.errors import InputError
 from recommender.exports import EXPORTS
-from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, load_problem
 from recommender.plan import Plan
 from recommender.problem import Problem
 from recommender.progress import ProgressLine, is_tty
+from recommender.reading import (
+    FLEET_COLUMNS,
+    WORKLOAD_COLUMNS,
+    load_catalog,
+    load_problem,
+    read_plan_json,
+)
 from recommender.report import (
     PROG,
     format_model_details,
@@ -401,38 +406,6 @@ def run_check(args: argparse.Namespace) -> int:
             "(it was made from other files or another catalog)"
         )
     return EXIT_INVALID_PLAN if violations else EXIT_OK
-
-
-def read_plan_json(path_text: str) -> dict:
-    """The plan file as a JSON object; anything unreadable is an InputError.
-
-    Only syntax is checked here: whether the object fits the plan schema is for `validate_plan`
-    to report as violations.
-    """
-    path = Path(path_text)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError([InputIssue(path_text, None, None, "file not found")]) from None
-    except IsADirectoryError:
-        message = "is a directory, not a file"
-        raise InputError([InputIssue(path_text, None, None, message)]) from None
-    except OSError as exc:
-        message = f"cannot read: {exc.strerror or exc}"
-        raise InputError([InputIssue(path_text, None, None, message)]) from None
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        message = f"byte 0x{raw[exc.start]:02x} is not valid UTF-8 (a plan is UTF-8 JSON)"
-        raise InputError([InputIssue(path_text, line, None, message)]) from None
-    except json.JSONDecodeError as exc:
-        message = f"not valid JSON: {exc.msg} (column {exc.colno})"
-        raise InputError([InputIssue(path_text, exc.lineno, None, message)]) from None
-    if not isinstance(data, dict):
-        message = f"expected a JSON object (a plan), found a JSON {type(data).__name__}"
-        raise InputError([InputIssue(path_text, None, None, message)])
-    return data
 
 
 def _plan_outline(plan_data: dict) -> str:

@@ -11,6 +11,10 @@ from ortools.sat.python import cp_model
 
 from recommender.plan import Status
 
+# CP-SAT computes in 64-bit integers and rejects a model whose linear expressions could overflow;
+# objectives are kept below this (with room for CP-SAT's own sums).
+SAFE_MAGNITUDE = 2**60
+
 # Prices become integers in units of 1/10,000 $ per hour (CP-SAT needs integer coefficients).
 PRICE_SCALE = 10_000
 
@@ -31,3 +35,16 @@ def status_name(code: int) -> Status:
 def price_units(cost_per_hour: float) -> int:
     """A price per hour in integer PRICE_SCALE units, as the models' cost objectives count it."""
     return round(cost_per_hour * PRICE_SCALE)
+
+
+class SolverError(RuntimeError):
+    """The solver could not be given or refused the model: a bug or a limit, never a plan."""
+
+
+def check_magnitude(what: str, value: int) -> None:
+    """Refuse, before solving, an objective whose value could overflow CP-SAT's integers."""
+    if value >= SAFE_MAGNITUDE:
+        raise SolverError(
+            f"{what} can reach {value:.3e} integer units, beyond what CP-SAT computes safely "
+            f"({SAFE_MAGNITUDE:.3e}); prices or GPU counts this large are outside the model's range"
+        )

@@ -32,6 +32,10 @@ class PoolData:
     layouts: tuple[Layout, ...]
     profiles: tuple[str, ...]
     price: int  # cost_per_hour in cpsat.PRICE_SCALE units
+    # GPUs of the pool a plan can use: an optimal plan never carves a GPU that hosts no replica,
+    # so no more than the replicas that fit here. Bounding the counts by it (not by `gpus`)
+    # keeps every coefficient product small however large a pool is.
+    usable: int = 0
 
 
 @dataclass
@@ -99,4 +103,7 @@ def build_formulation(problem: Problem, catalog: Catalog) -> Formulation:
             if fits(first, pd.pool.gpu_model, pd.model, pd.model.profile(name))
         ]
         classes.append(DemandClass(len(classes), members, first.priority, first.spread, options))
+    for pd in pools:
+        reaching = sum(c.demand for c in classes if any(q == pd.index for q, _ in c.options))
+        pd.usable = min(pd.pool.gpus, reaching)
     return Formulation(problem, catalog, pools, classes)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from recommender.cpsat import status_name
+from recommender.cpsat import SolverError, status_name
 from recommender.formulation import Formulation
 from recommender.layouts import Layout
 
@@ -62,14 +62,14 @@ class LayoutCountModel:
         for pd in self.f.pools:
             for lay in pd.layouts:
                 self.gpus_with[pd.index, lay] = m.new_int_var(
-                    0, pd.pool.gpus, f"y_{pd.index}_{lay.key}"
+                    0, pd.usable, f"y_{pd.index}_{lay.key}"
                 )
         for c in self.f.classes:
             self.unplaced[c.index] = m.new_int_var(0, c.demand, f"u_{c.index}")
             for q, name in c.options:
                 if c.spread:
                     pd = self.f.pools[q]
-                    cap = min(c.demand, pd.pool.gpus)
+                    cap = min(c.demand, pd.usable)
                     for lay in pd.layouts:
                         if name in lay.counts:
                             self.spread_placed[c.index, q, lay, name] = m.new_int_var(
@@ -83,9 +83,9 @@ class LayoutCountModel:
     # --- constraint groups --------------------------------------------------------------------
 
     def add_pool_sizes(self) -> None:
-        """A pool cannot carve more GPUs than it has."""
+        """A pool carves no more GPUs than it can use (at most the GPUs it has)."""
         for pd in self.f.pools:
-            self.model.add(sum(self.gpus_with[pd.index, lay] for lay in pd.layouts) <= pd.pool.gpus)
+            self.model.add(sum(self.gpus_with[pd.index, lay] for lay in pd.layouts) <= pd.usable)
 
     def add_instance_capacity(self) -> None:
         """Replicas on profile p of pool q fit in the p instances its carved GPUs offer."""
@@ -164,7 +164,15 @@ class LayoutCountModel:
     @property
     def cost_weight(self) -> int:
         """Weight of one cost unit in stage 2: more than the largest possible fragmentation."""
-        return 2 * sum(p.pool.gpus * p.model.placement_units for p in self.f.pools) + 1
+        return self.max_fragmentation() + 1
+
+    def max_fragmentation(self) -> int:
+        """The fragmentation term's largest value: every usable GPU carved, every unit hosting."""
+        return 2 * sum(p.usable * p.model.placement_units for p in self.f.pools)
+
+    def max_cost(self) -> int:
+        """The cost term's largest value in price units: every usable GPU carved."""
+        return sum(p.price * p.usable for p in self.f.pools)
 
     # --- solving ------------------------------------------------------------------------------
 
@@ -226,6 +234,9 @@ def run_stage(
     started = time.perf_counter()
     reporter = _Reporter(on_solution) if on_solution else None
     code = solver.solve(lcm.model, reporter)
+    if code == cp_model.MODEL_INVALID:
+        # Never turn a rejected model into a quiet "unknown": that would read as a time-out.
+        raise SolverError(f"CP-SAT rejected the model: {lcm.model.validate() or 'no reason given'}")
     seconds = time.perf_counter() - started
     status = status_name(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -27,11 +27,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from recommender.assemble import with_summary
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.errors import InputError
-from recommender.inputs import load_problem
 from recommender.plan import Plan
 from recommender.problem import Problem
+from recommender.reading import load_catalog, load_problem, parse_json
 from recommender.validate import validate_plan
 from recommender.whatif import (
     MAX_REPLICAS,
@@ -354,9 +354,9 @@ def import_scenario(data: bytes, label: str = "scenario file") -> Scenario:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ScenarioError(f"{label} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"{label} is not a JSON scenario file: {exc}") from None
+        document = parse_json(data, label)
+    except InputError as exc:
+        raise ScenarioError(f"{label} is not a JSON scenario file: {exc.report()}") from None
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ScenarioError(
             f'{label} is not a mig-recommender scenario (expected "format": "{EXPORT_FORMAT}")'

@@ -15,7 +15,7 @@ from typing import Any
 
 from recommender.assemble import assemble_plan
 from recommender.catalog import Catalog
-from recommender.cpsat import PRICE_SCALE
+from recommender.cpsat import PRICE_SCALE, SAFE_MAGNITUDE, check_magnitude
 from recommender.expand import expand, solution_from_gpus
 from recommender.formulation import Formulation, build_formulation
 from recommender.greedy import best_fit_decreasing
@@ -185,10 +185,13 @@ def _placement_stage(run: _Run) -> StageResult:
 def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
     """Stage 2: keep stage 1's placement level, minimize cost, then GPUs and instance sizes."""
     lcm = run.lcm
-    weight = lcm.cost_weight
     placed = _placed(run, placement)
     lcm.model.add(lcm.shortfall() <= round(placement.objective or 0))
-    lcm.model.minimize(weight * lcm.cost() + lcm.fragmentation())
+    weight, notes = _cost_weight(lcm)
+    if weight == 1:
+        lcm.model.minimize(lcm.cost())
+    else:
+        lcm.model.minimize(weight * lcm.cost() + lcm.fragmentation())
     assert placement.solution is not None
     lcm.hint(placement.solution)
 
@@ -215,6 +218,7 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
             stage.status,
             _units_bound(stage.bound, weight),
             "CP-SAT best objective bound of the cost stage",
+            notes,
         )
     else:
         outcome = _CostOutcome(
@@ -222,7 +226,7 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
             "unknown",
             0.0,
             "CP-SAT best objective bound of the cost stage",
-            ["the cost stage found no solution in time; the plan is the placement stage's"],
+            [*notes, "the cost stage found no solution in time; the plan is the placement stage's"],
         )
     if outcome.status != "optimal":
         # Cheap, and sometimes stronger than what CP-SAT proved before the time limit.
@@ -231,6 +235,20 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
             outcome.bound = _units_bound(relaxed, weight)
             outcome.bound_source = "LP relaxation of the cost stage (GLOP)"
     return outcome
+
+
+def _cost_weight(lcm: LayoutCountModel) -> tuple[int, list[str]]:
+    """Weight of cost over the fragmentation tie-break, and any note about it.
+
+    Cost and tie-break share one objective, cost weighted above the tie-break's largest value.
+    Where that product could overflow CP-SAT's 64-bit integers (only on enormous fleets and
+    demand), the tie-break is dropped rather than the model corrupted; cost stays exact.
+    """
+    check_magnitude("the cost per hour", lcm.max_cost())
+    weight = lcm.cost_weight
+    if weight * lcm.max_cost() + lcm.max_fragmentation() < SAFE_MAGNITUDE:
+        return weight, []
+    return 1, ["fleet too large for the fragmentation tie-break; cost alone was minimized"]
 
 
 def _finish(run: _Run, placement: StageResult, cost: _CostOutcome) -> Plan:
@@ -318,7 +336,9 @@ def _finishing_reserve(problem: Problem) -> float:
 
     Measured at about 1e-4 s per GPU on 2 cores (20,000 GPUs: 2 s); doubled for safety.
     """
-    return 0.1 + 2e-4 * sum(p.gpus for p in problem.pools)
+    # A plan never uses more GPUs than there are replicas, whatever the pools' sizes.
+    usable = min(sum(p.gpus for p in problem.pools), problem.total_replicas)
+    return 0.1 + 2e-4 * usable
 
 
 def _units_cost(objective: float, weight: int) -> float:

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
+import functools
 import math
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,12 +21,13 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.errors import InputError, InputIssue
 from recommender.exports import guard_cell
 from recommender.layouts import Layout, Placement
 from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 
 MAX_REPLICAS = 1_000_000
 MAX_UPLOAD_MB = 20
@@ -225,24 +226,15 @@ def table_to_csv(table: pd.DataFrame, guard_formulas: bool = False) -> str:
 # --- catalog upload ----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
 def catalog_from_upload(data: bytes, filename: str) -> Catalog:
     """The built-in catalog extended by an uploaded catalog file (JSON, or YAML by its suffix).
 
-    The bytes go to a private temporary file so `load_catalog` applies its own checks (YAML
-    through `safe_load`); messages name the uploaded file, not the temporary one.
+    Read from the bytes (never from a path a user names); messages name the uploaded file.
+    Cached by content, so every run of the page and every scenario holding the same file share
+    one Catalog object, and with it the per-model layout caches.
     """
-    suffix = Path(filename).suffix.lower()
-    suffix = suffix if suffix in (".yaml", ".yml") else ".json"
-    label = Path(filename).name or f"catalog{suffix}"
-    with tempfile.TemporaryDirectory(prefix="mig-catalog-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(data)
-        try:
-            return load_catalog(path)
-        except InputError as exc:
-            raise InputError(
-                [InputIssue(label, i.line, i.column, i.message) for i in exc.issues]
-            ) from None
+    return load_catalog(data, Path(filename).name or "catalog.json")
 
 
 # --- layout view -------------------------------------------------------------------------------

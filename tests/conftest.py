@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.plan import Plan
 from recommender.problem import Problem
+from recommender.reading import load_catalog
 from recommender.validate import validate_plan
 
 

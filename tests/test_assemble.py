@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from recommender.assemble import assemble_plan, heuristic_stats, with_summary
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.plan import Plan, PlanGpu, PlanInstance, PoolSummary, SolverStats, Unplaced
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 from recommender.rules import full_gpu_memory_gib
 from recommender.summary import inputs_digest
 from recommender.validate import validate_plan

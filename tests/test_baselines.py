@@ -14,11 +14,12 @@ from recommender.baselines import (
     best_fit_decreasing_plan,
     whole_gpu_plan,
 )
-from recommender.catalog import Catalog, Profile, load_catalog
+from recommender.catalog import Catalog, Profile
 from recommender.greedy import serving_order
 from recommender.layouts import find_layout
 from recommender.plan import Plan, PlanGpu
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 from recommender.reasons import ALL_BALANCED_NO_MEDIA
 from recommender.rules import fits
 from recommender.validate import validate_plan

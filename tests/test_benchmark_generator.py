@@ -28,9 +28,9 @@ from benchmarks.generate import (
     workload_count,
 )
 from benchmarks.run import SIZES, Size, evaluate, parse_sizes, render_markdown
-from recommender.catalog import Catalog, load_catalog
-from recommender.inputs import load_problem
+from recommender.catalog import Catalog
 from recommender.problem import Problem
+from recommender.reading import load_catalog, load_problem
 from recommender.solve import SolveOptions, solve
 from recommender.validate import validate_plan
 

@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from recommender.catalog import Catalog
-from recommender.inputs import load_problem
 from recommender.plan import Plan
+from recommender.reading import load_problem
 from recommender.validate import validate_plan
 
 pytestmark = pytest.mark.browser

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from recommender.catalog import BUILTIN_CATALOG_PATH, Catalog, load_catalog
+from recommender.catalog import BUILTIN_CATALOG_PATH, Catalog
 from recommender.errors import InputError
+from recommender.reading import load_catalog
 
 REFERENCE_KEYS = {
     "A30-24GB", "A100-40GB", "A100-80GB", "H100-80GB", "H100-94GB", "H100-96GB",

@@ -25,10 +25,10 @@ import yaml
 from recommender import cli
 from recommender.catalog import Catalog
 from recommender.exports import CSV_COLUMNS, EXPORTS
-from recommender.inputs import load_problem
 from recommender.plan import Plan
 from recommender.problem import Problem
 from recommender.progress import ProgressLine
+from recommender.reading import load_problem
 from recommender.solve import Progress
 from recommender.validate import validate_plan
 

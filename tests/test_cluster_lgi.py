@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from recommender.catalog import load_catalog
 from recommender.cluster.lgi import current_state, parse_lgi, read_lgi_files
 from recommender.cluster.nodes import NodeInfo, NodeInventory
 from recommender.errors import InputError
 from recommender.plan import PlanGpu
+from recommender.reading import load_catalog
 
 DATA = Path(__file__).parent / "data" / "cluster"
 INVENTORY = NodeInventory(

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.cluster.lgip import gib_to_mib, import_model, parse_lgip, parse_lgipp
 from recommender.errors import InputError
+from recommender.reading import load_catalog
 
 DATA = Path(__file__).parent / "data" / "cluster"
 COMPARED = ("id", "compute_slices", "memory_slices", "span", "starts", "max_count", "memory_mib")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from recommender.catalog import load_catalog
 from recommender.cluster.migparted import (
     check_config,
     nearest_placeable,
@@ -14,6 +13,7 @@ from recommender.cluster.migparted import (
     read_mig_parted_file,
 )
 from recommender.errors import InputError
+from recommender.reading import load_catalog
 
 DATA = Path(__file__).parent / "data" / "cluster"
 OPERATOR_DEFAULT = DATA / "gpu-operator-default-mig-parted-config.yaml"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender.catalog import load_catalog
 from recommender.cluster.nodes import NodeInventory, read_nodes, read_prices, resolve_product
 from recommender.cluster.pods import owner_name, read_dcgm, read_pods, resource_profile
 from recommender.errors import InputError
+from recommender.reading import load_catalog
 
 DATA = Path(__file__).parent / "data" / "cluster"
 POOL_LABEL = "cloud.google.com/gke-nodepool"
@@ -126,7 +126,9 @@ def test_hostile_pods_and_dcgm() -> None:
     message = _error(lambda: read_pods(json.dumps(data), catalog, label="p.json"))
     assert "serving/embedder: nvidia.com/mig-9g.99gb names profile 9g.99gb" in message
     assert "binary" in _error(lambda: read_pods(b"\x00", catalog))
-    assert "d.prom:1: not a Prometheus sample" in _error(lambda: read_dcgm("what {", "d.prom"))
+    assert "d.prom:1: not a Prometheus sample" in _error(
+        lambda: read_dcgm("DCGM_FI_DEV_FB_USED{pod=", "d.prom")
+    )
     assert "no DCGM_FI_DEV_FB_USED samples" in _error(lambda: read_dcgm("other_metric 1\n"))
     assert "is not a memory figure" in _error(
         lambda: read_dcgm('DCGM_FI_DEV_FB_USED{pod="p",namespace="n"} -3\n')

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.exports import (
     CSV_COLUMNS,
     EXPORTS,
@@ -31,6 +31,7 @@ from recommender.exports import (
 )
 from recommender.plan import Plan, PlanGpu, PlanInstance
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 from recommender.validate import validate_plan
 
 BASH = shutil.which("bash") or "bash"

@@ -6,7 +6,7 @@ import pytest
 
 from recommender.catalog import Catalog
 from recommender.errors import InputError
-from recommender.inputs import load_problem, read_fleet, read_workloads
+from recommender.reading import load_problem, read_fleet, read_workloads
 
 FLEET = b"pool,gpu_model,gpus,cost_per_hour\na100,A100-40GB,4,2.5\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recommender import rules
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.layouts import (
     Layout,
     Placement,
@@ -16,6 +16,7 @@ from recommender.layouts import (
     maximal_layouts,
     solver_layouts,
 )
+from recommender.reading import load_catalog
 
 MODEL_KEYS = sorted(load_catalog().models)
 

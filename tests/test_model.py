@@ -279,8 +279,8 @@ def test_cp_sat_api_is_the_snake_case_one() -> None:
 def test_lp_relaxation_bounds_the_sample_optimum(catalog: Catalog) -> None:
     from pathlib import Path
 
-    from recommender.inputs import load_problem
     from recommender.model import lp_relaxation_bound
+    from recommender.reading import load_problem
 
     data = Path(__file__).parent.parent / "data"
     problem = load_problem(data / "workloads.csv", data / "fleet.csv", catalog)

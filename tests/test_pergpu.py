@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from ortools.sat.python import cp_model
 
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.pergpu import PerGpuModel, PerGpuResult, greedy_solution, solve_per_gpu
 from recommender.plan import PlanGpu, PlanInstance
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 from recommender.validate import validate_plan
 
 TIME_LIMIT = 5.0  # every problem here solves in well under a second

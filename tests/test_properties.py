@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.pergpu import solve_per_gpu
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 from recommender.solve import SolveOptions, solve
 from tests.conftest import assert_valid
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from recommender.baselines import BASELINES
-from recommender.catalog import Catalog, load_catalog
+from recommender.catalog import Catalog
 from recommender.pergpu import solve_per_gpu
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 from recommender.reasons import (
     MEDIA_PROFILES_TAKEN,
     capacity_reason,

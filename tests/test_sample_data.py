@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from recommender.catalog import Catalog, Profile, load_catalog
-from recommender.inputs import FLEET_COLUMNS, WORKLOAD_COLUMNS, load_problem
+from recommender.catalog import Catalog, Profile
 from recommender.problem import Problem, Workload
+from recommender.reading import FLEET_COLUMNS, WORKLOAD_COLUMNS, load_catalog, load_problem
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 WORKLOADS_CSV = DATA / "workloads.csv"

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.catalog import Catalog, GpuModel, load_catalog
+from recommender.catalog import Catalog, GpuModel
 from recommender.plan import Plan
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_catalog
 from recommender.validate import profile_carries_media, validate_plan
 
 CATALOG = load_catalog()

@@ -12,9 +12,9 @@ from recommender import charts
 from recommender.baselines import BASELINES
 from recommender.catalog import BUILTIN_CATALOG_PATH, Catalog
 from recommender.errors import InputError
-from recommender.inputs import load_problem
 from recommender.plan import Plan, PlanGpu, PlanInstance
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading import load_problem
 from recommender.solve import Progress, SolveOptions, solve
 from recommender.summary import plan_cost, summarize
 from recommender.whatif import (

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from recommender.catalog import BUILTIN_CATALOG_PATH, Catalog, load_catalog
-from recommender.inputs import load_problem
+from recommender.catalog import BUILTIN_CATALOG_PATH, Catalog
 from recommender.problem import Problem
+from recommender.reading import load_catalog, load_problem
 from recommender.scenarios import ScenarioInputs
 from recommender.whatif import (
     MAX_REPLICAS,

@@ -129,7 +129,7 @@ def _duplicate_json_keys(text: str) -> list[tuple[int, str]]:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that records keys repeated within one mapping instead of keeping the last."""
+    """`yaml.SafeLoader` that records keys repeated in one mapping (plain YAML keeps the last)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -158,14 +158,15 @@ def parse_yaml(source: Source, label: str) -> Any:
         problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
         line = mark.line + 1 if mark is not None else None
         where = f" (column {mark.column + 1})" if mark is not None else ""
-        raise InputError([InputIssue(label, line, None, f"not valid YAML: {problem}{where}")]) from None
+        message = f"not valid YAML: {problem}{where}"
+        raise InputError([InputIssue(label, line, None, message)]) from None
     finally:
         loader.dispose()
     if loader.duplicates:
         raise InputError(
             [
                 InputIssue(label, line, None, f"duplicate key {key} (each key once per mapping)")
-                for line, key in loader.duplicates
+                for line, key in sorted(loader.duplicates)
             ]
         )
     return document

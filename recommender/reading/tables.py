@@ -224,7 +224,7 @@ def _unclosed_quote(quotes: np.ndarray) -> int:
 
 
 def _non_blank(raw: bytes, starts: np.ndarray, ends: np.ndarray, fields: np.ndarray) -> np.ndarray:
-    """Records that are not blank lines (only spaces, tabs or a carriage return), as pandas skips."""
+    """Records that are not blank (only spaces, tabs, a carriage return): pandas skips those."""
     keep = np.ones(starts.size, dtype=bool)
     for index in np.flatnonzero(fields == 1).tolist():
         if not raw[starts[index] : ends[index]].strip(_BLANK_BYTES):
@@ -279,9 +279,7 @@ def _count_message(width: int, found: int) -> str:
     return f"expected {width} fields, found {found} (one per header column; {hint})"
 
 
-def _check_header(
-    fields: list[str], label: str, line: int, columns: dict[str, bool]
-) -> list[str]:
+def _check_header(fields: list[str], label: str, line: int, columns: dict[str, bool]) -> list[str]:
     """The header's column names; raises InputError unless they are `columns` (name -> required),
     each at most once, in any order."""
     names = [name.strip() for name in fields]
@@ -290,7 +288,8 @@ def _check_header(
     seen: set[str] = set()
     for name in names:
         if not name:
-            issues.append(InputIssue(label, line, None, f"a column has no name (allowed: {allowed})"))
+            msg = f"a column has no name (allowed: {allowed})"
+            issues.append(InputIssue(label, line, None, msg))
         elif name in seen:
             msg = f"duplicate column {name} (each column once)"
             issues.append(InputIssue(label, line, None, msg))
@@ -339,7 +338,9 @@ def _read_with_csv_module(raw: bytes, label: str, columns: dict[str, bool]) -> T
     return Table(label, _stripped(frame, header), np.array(lines, dtype=np.int64), file_issues)
 
 
-def _csv_records(text: str, label: str, issues: list[InputIssue]) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(
+    text: str, label: str, issues: list[InputIssue]
+) -> Iterator[tuple[int, list[str]]]:
     """(first line, fields) of every non-blank record; a parse error ends the file with an issue."""
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
     line = 1
@@ -547,7 +548,8 @@ def check_unique(table: Table, column: str) -> list[InputIssue]:
     issues = []
     for row in np.flatnonzero(repeated).tolist():
         value = cells.iat[row]
-        message = f"'{value}' is used twice (first on line {first_line[value]}); names must be unique"
+        first = first_line[value]
+        message = f"'{value}' is used twice (first on line {first}); names must be unique"
         issues.append(InputIssue(table.label, int(table.lines[row]), column, message))
     return issues
 

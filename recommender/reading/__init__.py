@@ -1,0 +1,29 @@
+"""The one reading layer: every input (CSV, catalog JSON/YAML, plan JSON), from bytes or a path,
+decoded, parsed and checked the same way, problems reported as `file:line: column: message`."""
+
+from recommender.reading.catalog import load_catalog
+from recommender.reading.plan import read_plan_json
+from recommender.reading.problem import (
+    FLEET_COLUMNS,
+    WORKLOAD_COLUMNS,
+    cross_check,
+    load_problem,
+    read_fleet,
+    read_workloads,
+)
+from recommender.reading.source import Source, parse_json, parse_yaml, read_text
+
+__all__ = [
+    "FLEET_COLUMNS",
+    "WORKLOAD_COLUMNS",
+    "Source",
+    "cross_check",
+    "load_catalog",
+    "load_problem",
+    "parse_json",
+    "parse_yaml",
+    "read_fleet",
+    "read_plan_json",
+    "read_text",
+    "read_workloads",
+]
