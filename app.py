@@ -4,33 +4,48 @@
 
 A thin layer over the library (docs/design.md §6): this file only puts the page together. Each
 sidebar section and tab is a module of `recommender.page`; plans come from `recommender.jobs`
-(solves in worker threads, shared by sessions), numbers and tables from `recommender.whatif`,
+(solves queued for worker threads, shared by sessions; a provisional plan shows while
+one runs), numbers and tables from `recommender.whatif`,
 `recommender.charts` and `recommender.scenarios`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
+from recommender.catalog import Catalog
 from recommender.errors import InputError
 from recommender.page.baselines import render_baselines_tab
-from recommender.page.common import md_escape, show_errors
+from recommender.page.common import md_escape, page_style, show_errors
 from recommender.page.downloads import render_downloads_tab
 from recommender.page.inputs import render_editors
 from recommender.page.layouts import render_layouts_tab
-from recommender.page.plan import render_headline, render_plan_tab
+from recommender.page.plan import ShownPlan, render_headline, render_plan_tab
 from recommender.page.scenarios import render_scenarios
 from recommender.page.sidebar import render_knobs, render_uploads
-from recommender.page.solving import baseline_plans, solved_plan
+from recommender.page.solving import (
+    FIRST_PLAN_SECONDS,
+    baseline_plans,
+    follow_then_rerun,
+    provisional_plan,
+    request_plan,
+    wait_for,
+)
 from recommender.page.state import LoadedInputs, init_session, take_notices
+from recommender.plan import Plan
+from recommender.problem import Problem
 from recommender.summary import inputs_digest
-from recommender.whatif import apply_knobs
+from recommender.validate import validate_plan
+from recommender.whatif import Knobs, apply_knobs
 
 TABS = ["Plan", "Layouts", "Baselines", "Scenarios", "Inputs", "Downloads"]
 
 
 def main() -> None:
     st.set_page_config(page_title="MIG layout recommender", layout="wide")
+    page_style()
     init_session()
     ss = st.session_state
     st.title("MIG layout recommender")
@@ -44,8 +59,8 @@ def main() -> None:
         "Uploaded files have problems; the plan uses the last good inputs.",
         ss.upload_errors,
     )
-    plan_tab, layouts_tab, baselines_tab, scenarios_tab, inputs_tab, downloads_tab = st.tabs(TABS)
-    with inputs_tab:
+    tabs = dict(zip(TABS, st.tabs(TABS), strict=True))
+    with tabs["Inputs"]:
         edit_errors = render_editors(ss.inputs.catalog)
     show_errors(
         status, "The edited tables have problems; the plan uses the last good inputs.", edit_errors
@@ -58,29 +73,57 @@ def main() -> None:
     except InputError as exc:
         show_errors(status, "The what-if knobs ask for too much.", exc.report())
         return
-    job = solved_plan(problem, catalog, knobs, status)
-    if job is None:
-        return
-    if job.plan is None:
-        status.error("The solver failed; the details are in the server log.")
-        status.code(job.error or "unknown error", language=None)
-        return
-    plan = job.plan
-    # What the page shows, for this session only (tests read it to check the plan independently).
-    ss.plan, ss.problem = plan, problem
+    progress_area = status.container()
+    job = request_plan(problem, catalog, knobs)
+    ready = wait_for(job, progress_area, problem.total_replicas, at_most=FIRST_PLAN_SECONDS)
     baselines = baseline_plans(inputs_digest(problem, catalog), problem, catalog)
+    if ready:
+        if job.plan is None:
+            status.error("The solver failed; the details are in the server log.")
+            status.code(job.error or "unknown error", language=None)
+            return
+        shown = ShownPlan(job.plan, job.violations, job.history)
+        # What the page shows, for this session only (tests read it to check the plan).
+        ss.plan, ss.problem = job.plan, problem
+    else:
+        provisional = provisional_plan(baselines)
+        if provisional is None:
+            follow_then_rerun(job, progress_area, problem.total_replicas)
+            return
+        shown = ShownPlan(provisional, validate_plan(provisional, problem, catalog), [], True)
     with status:
-        render_headline(job, baselines)
-    with plan_tab:
-        render_plan_tab(job, problem, catalog)
-    with layouts_tab:
-        render_layouts_tab(plan, problem, catalog)
-    with baselines_tab:
-        render_baselines_tab(plan, baselines)
-    with scenarios_tab:
-        render_scenarios(inputs.files, knobs, plan)
-    with downloads_tab:
-        render_downloads_tab(plan, problem, catalog)
+        render_headline(shown, baselines)
+    render_tabs(tabs, shown, problem, catalog, baselines, inputs, knobs)
+    if not ready:
+        follow_then_rerun(job, progress_area, problem.total_replicas)
+
+
+def render_tabs(
+    tabs: dict[str, Any],
+    shown: ShownPlan,
+    problem: Problem,
+    catalog: Catalog,
+    baselines: dict[str, Plan | str],
+    inputs: LoadedInputs,
+    knobs: Knobs,
+) -> None:
+    """Every tab but Inputs for the plan shown (a provisional plan is not saved or exported)."""
+    with tabs["Plan"]:
+        render_plan_tab(shown, problem, catalog)
+    with tabs["Layouts"]:
+        render_layouts_tab(shown.plan, problem, catalog)
+    with tabs["Baselines"]:
+        render_baselines_tab(shown.plan, baselines)
+    with tabs["Scenarios"]:
+        if shown.provisional:
+            st.info("Scenarios save the optimized plan: wait until it is ready.")
+        else:
+            render_scenarios(inputs.files, knobs, shown.plan)
+    with tabs["Downloads"]:
+        if shown.provisional:
+            st.info("Downloads are of the optimized plan: wait until it is ready.")
+        else:
+            render_downloads_tab(shown.plan, problem, catalog)
 
 
 # Streamlit (`streamlit run`, and AppTest) runs this file as __main__; importing it runs nothing.

@@ -12,6 +12,7 @@ from recommender.catalog import Catalog
 from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
 from recommender.problem import Problem
 from recommender.summary import inputs_digest, plan_cost, summarize
+from recommender.throughput import configure, reconcile_unplaced
 
 HEURISTIC_BOUND_SOURCE = "none (a greedy baseline proves no bound)"
 
@@ -25,15 +26,27 @@ def assemble_plan(
     status: Status,
     lower_bound_per_hour: float,
     solver: SolverStats,
+    current: list[PlanGpu] | None = None,
+    wave_size: int = 1,
+    max_recarve: int | None = None,
+    max_moves: int | None = None,
 ) -> Plan:
     """A complete plan (docs/design.md §6 plus summary, digest and solver stats) from its decisions.
+
+    With `current` (the running fleet) the plan also carries its `transition` from that state:
+    what is kept, re-carved, released and moved, the rollout waves of `wave_size` nodes, and the
+    budgets it was made under.
 
     The cost is always computed here from `gpus`; the bound is capped at it, since rounded
     prices can put a solver's integer bound a hair above the exact cost.
     """
+    # Throughput workloads: every instance carries its measured configuration and the unplaced
+    # list says what rate is left unserved, whichever planner decided the GPUs.
+    gpus = configure(gpus, problem, catalog)
+    unplaced = reconcile_unplaced(gpus, unplaced, problem, catalog)
     cost = plan_cost(gpus, problem)
     bound = min(lower_bound_per_hour, cost)
-    return Plan(
+    plan = Plan(
         status=status,
         cost_per_hour=round(cost, 6),
         lower_bound_per_hour=round(bound, 6),
@@ -43,6 +56,13 @@ def assemble_plan(
         solver=solver,
         inputs_sha256=inputs_digest(problem, catalog),
     )
+    if current is not None:
+        from recommender.transition import build_transition  # TODO(H6): top-level once merged
+
+        transition = build_transition(current, plan, problem, catalog, wave_size)
+        budgets = {"max_recarve": max_recarve, "max_moves": max_moves}
+        plan.transition = transition.model_copy(update=budgets)
+    return plan
 
 
 def heuristic_stats(name: str, wall_seconds: float) -> SolverStats:

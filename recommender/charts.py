@@ -6,8 +6,9 @@ behind each chart are testable without a browser.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 
 import altair as alt
 import pandas as pd
@@ -17,14 +18,22 @@ from recommender.catalog import Catalog
 from recommender.plan import Plan
 from recommender.problem import Problem
 from recommender.solve import Progress
-from recommender.whatif import MIXED, SPARE, LayoutRow
+from recommender.whatif import MIXED, SPARE, Block, LayoutRow
 
-# Tableau 20 without its greys (grey means spare or mixed): distinct enough for neighbouring
-# blocks; beyond 18 workloads colours repeat and the block labels tell them apart.
+# Sixty colours, none repeated and no greys (grey means spare or mixed), so up to sixty
+# workloads each get their own colour: Tableau 10 and the clearly different half of Tableau 20's
+# light shades, then d3's category20b and category20c without greys, then ColorBrewer Dark2. The
+# first 18 are far apart; the block labels and the legend name every workload in any case.
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#86bcb6", "#8cd17d", "#f1ce63", "#d4a6c8",
-    "#fabfd2", "#d7b5a6",
+    "#9c755f", "#a0cbe8", "#ffbe7d", "#8cd17d", "#d4a6c8", "#d7b5a6", "#b6992d", "#499894",
+    "#d37295", "#fabfd2",
+    "#393b79", "#5254a3", "#6b6ecf", "#9c9ede", "#637939", "#8ca252", "#b5cf6b", "#cedb9c",
+    "#8c6d31", "#bd9e39", "#e7ba52", "#e7cb94", "#843c39", "#ad494a", "#d6616b", "#e7969c",
+    "#7b4173", "#a55194", "#ce6dbd", "#de9ed6",
+    "#3182bd", "#6baed6", "#9ecae1", "#c6dbef", "#e6550d", "#fd8d3c", "#fdae6b", "#fdd0a2",
+    "#31a354", "#74c476", "#a1d99b", "#c7e9c0", "#756bb1", "#9e9ac8", "#bcbddc", "#dadaeb",
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
 )  # fmt: skip
 # Pools: no reds, which mean "unplaced" in the same charts.
 POOL_PALETTE = (
@@ -33,34 +42,154 @@ POOL_PALETTE = (
 )  # fmt: skip
 SPARE_COLOR = "#e3e3e3"
 MIXED_COLOR = "#9e9e9e"
+# Units of a GPU no instance covers: blank, outlined, and named in the legend.
+FREE = "free units (no instance)"
+FREE_COLOR = "#ffffff"
+FRAME_COLOR = "#9e9e9e"
+# How the legend names the two greys.
+CATEGORY_LEGEND_NAMES = {
+    SPARE: "spare instance (no workload)",
+    MIXED: "mixed (differs across grouped GPUs)",
+}
 UNPLACED = "unplaced"
 UNPLACED_COLOR = "#d62728"
-ROW_HEIGHT = 38
+ROW_HEIGHT = 40
 # The page fits a whole chart, axes included, into its height: this much goes to the x axis.
 AXIS_HEIGHT = 60
 # Characters of block caption per axis unit on an 8-unit axis; scaled for other axis lengths.
 CAPTION_CHARS_8_UNITS = 13
+# The two text lines of a block sit this many pixels above and below the block's middle.
+LINE_OFFSET = 7
+LEGEND_COLUMNS = 4
+# The page fits the whole chart into its height, legend included: this much per legend row.
+LEGEND_ROW_HEIGHT = 20
+LEGEND_PADDING = 24
+ELLIPSIS = "…"
 
 
 def workload_colors(workloads: Sequence[str]) -> dict[str, str]:
-    """A colour per workload (stable for one problem), plus the spare and mixed greys."""
+    """A colour per workload (stable for one problem; distinct for the first len(PALETTE)),
+    plus the spare, mixed and free colours."""
     colors = {name: PALETTE[n % len(PALETTE)] for n, name in enumerate(workloads)}
     colors[SPARE] = SPARE_COLOR
     colors[MIXED] = MIXED_COLOR
+    colors[FREE] = FREE_COLOR
     return colors
 
 
+def ink(color: str) -> str:
+    """Black or white text, whichever reads better on `color` (#rrggbb): by relative
+    luminance, WCAG's formula."""
+
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(color[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    # Contrast with black (L + 0.05) / 0.05 against white 1.05 / (L + 0.05): equal at ~0.179.
+    return "black" if luminance > 0.179 else "white"
+
+
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(limit - 1, 1)] + "…"
+    return text if len(text) <= limit else text[: max(limit - 1, 1)] + ELLIPSIS
 
 
-def layout_frame(rows: Sequence[LayoutRow]) -> pd.DataFrame:
-    """One record per block: where it sits on its row's axis and what it shows."""
+def _middle_clip(name: str, budget: int, tail: int) -> str:
+    head = budget - 1 - tail
+    return name[:head] + ELLIPSIS + name[len(name) - tail :]
+
+
+def short_names(names: Sequence[str], budget: int) -> dict[str, str]:
+    """Each name in at most `budget` characters, no two alike: names that fit stay whole; longer
+    ones keep their start and end around an ellipsis (`bge-re…-large`, `bge-re…-v2-m3`), with
+    the split moved until the group that would read alike differs; failing that, a name ends
+    with its number in `names` (`…#12`). Tooltips and the legend give the full name."""
+    budget = max(budget, 5)
+    labels: dict[str, str] = {}
+    clipped: list[str] = []
+    for name in dict.fromkeys(names):
+        if len(name) <= budget:
+            labels[name] = name
+        else:
+            clipped.append(name)
+    taken = set(labels.values())
+    by_label: dict[str, list[str]] = defaultdict(list)
+    default_tail = (budget - 1) // 2
+    for name in clipped:
+        by_label[_middle_clip(name, budget, default_tail)].append(name)
+    tails = sorted(range(1, budget - 1), key=lambda t: (abs(t - default_tail), -t))
+    numbers = {name: n for n, name in enumerate(dict.fromkeys(names), start=1)}
+    for label, group in by_label.items():
+        if len(group) == 1 and label not in taken:
+            labels[group[0]] = label
+            taken.add(label)
+            continue
+        for tail in tails:
+            tried = [_middle_clip(name, budget, tail) for name in group]
+            if len(set(tried)) == len(group) and not set(tried) & taken:
+                labels.update(zip(group, tried, strict=True))
+                taken.update(tried)
+                break
+        else:
+            for name in group:
+                tag = f"{ELLIPSIS}#{numbers[name]}"
+                labels[name] = name[: budget - len(tag)] + tag
+                taken.add(labels[name])
+    return labels
+
+
+def _caption(block: Block, short: dict[str, str], budget: int) -> str:
+    """The block's second line: its workload (abbreviated without ambiguity), `spare`, or how
+    many workloads share the slot across grouped GPUs."""
+    if not block.hosts:
+        return SPARE
+    spare = f" + {block.spare} spare" if block.spare else ""
+    if len(block.hosts) > 1:
+        return _clip(f"{len(block.hosts)} workloads{spare}", budget)
+    name = block.hosts[0]
+    if spare and len(short.get(name, name)) + len(spare) > budget:
+        return short.get(name, name)  # the tooltip and the grey say the rest
+    return short.get(name, name) + spare
+
+
+def _free_ranges(row: LayoutRow) -> list[tuple[int, int]]:
+    """Unit ranges of the row that no instance covers."""
+    covered = [False] * row.units
+    for block in row.blocks:
+        for unit in range(block.start, min(block.start + block.span, row.units)):
+            covered[unit] = True
+    ranges: list[tuple[int, int]] = []
+    for unit, used in enumerate(covered):
+        if used:
+            continue
+        if ranges and ranges[-1][1] == unit:
+            ranges[-1] = (ranges[-1][0], unit + 1)
+        else:
+            ranges.append((unit, unit + 1))
+    return ranges
+
+
+def layout_frame(
+    rows: Sequence[LayoutRow],
+    names: Sequence[str] | None = None,
+    colors: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One record per block and per run of free units: where it sits on its row's axis, what it
+    shows and in which ink. Workload names are abbreviated without ambiguity among `names`
+    (default: the workloads in `rows`)."""
+    if names is None:
+        names = [h for row in rows for block in row.blocks for h in block.hosts]
+    colors = colors or {}
+    shorts: dict[int, dict[str, str]] = {}
     records = []
     for order, row in enumerate(rows):
         chars = max(3, CAPTION_CHARS_8_UNITS * 8 // row.units)
         for block in row.blocks:
             budget = chars * block.span
+            if budget not in shorts:
+                shorts[budget] = short_names(names, budget)
+            category = block.category
             records.append(
                 {
                     "row": row.label,
@@ -69,46 +198,78 @@ def layout_frame(rows: Sequence[LayoutRow]) -> pd.DataFrame:
                     "start": block.start,
                     "end": block.start + block.span,
                     "profile": block.profile,
-                    "category": block.category,
+                    "category": category,
                     "caption": block.caption,
-                    "text": _clip(block.profile, budget) + "\n" + _clip(block.caption, budget),
+                    "line1": _clip(block.profile, budget),
+                    "line2": _caption(block, shorts[budget], budget),
+                    "ink": ink(colors.get(category, MIXED_COLOR)),
                     "hosts": ", ".join(block.hosts) or "-",
                     "spare_on": block.spare,
+                }
+            )
+        for start, end in _free_ranges(row):
+            records.append(
+                {
+                    "row": row.label,
+                    "order": order,
+                    "gpus": row.count,
+                    "start": start,
+                    "end": end,
+                    "profile": "-",
+                    "category": FREE,
+                    "caption": "",
+                    "line1": "",
+                    "line2": "",
+                    "ink": "black",
+                    "hosts": "-",
+                    "spare_on": 0,
                 }
             )
     return pd.DataFrame(records)
 
 
 def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.LayerChart:
-    """GPUs (or groups of identical GPUs) of one unit-axis length, instances as labelled blocks.
+    """GPUs (or groups of identical GPUs) of one unit-axis length, instances as labelled blocks,
+    with a legend of every colour in the chart (free units included).
 
-    The axis runs over every unit of the GPU; units no instance covers show as blank frame.
+    The axis runs over every unit of the GPU; units no instance covers show as outlined white.
     """
     units = rows[0].units
     if any(r.units != units for r in rows):
         raise ValueError("one layout chart draws GPUs of one axis length")
-    blocks = layout_frame(rows)
-    frames = pd.DataFrame(
-        [{"row": r.label, "order": n, "start": 0, "end": r.units} for n, r in enumerate(rows)]
-    )
+    names = [k for k in colors if k not in (SPARE, MIXED, FREE)]
+    blocks = layout_frame(rows, names or None, colors)
     sort = alt.EncodingSortField(field="order", order="ascending")
     y = alt.Y("row:N", sort=sort, title=None, axis=alt.Axis(labelLimit=420))
     x_scale = alt.Scale(domain=[0, units], nice=False)
     x_axis = alt.Axis(values=list(range(units + 1)), title=f"unit ({units} per GPU)", grid=False)
-    categories = list(dict.fromkeys(blocks["category"]))
+    present = set(blocks["category"])
+    # Legend order: workloads as the problem lists them, then the greys, then free units.
+    categories = [c for c in [*names, SPARE, MIXED, FREE] if c in present]
+    categories += sorted(present - set(categories))
+    legend_names = " : ".join(
+        f"datum.label == {_js(c)} ? {_js(CATEGORY_LEGEND_NAMES[c])}"
+        for c in (SPARE, MIXED)
+        if c in present
+    )
     color = alt.Color(
         "category:N",
+        title=None,
         scale=alt.Scale(domain=categories, range=[colors.get(c, MIXED_COLOR) for c in categories]),
-        legend=None,
-    )
-    frame_layer = (
-        alt.Chart(frames)
-        .mark_bar(fill="white", stroke="#9e9e9e", strokeWidth=1)
-        .encode(x=alt.X("start:Q", scale=x_scale, axis=x_axis), x2="end:Q", y=y)
+        legend=alt.Legend(
+            orient="bottom",
+            columns=LEGEND_COLUMNS,
+            labelLimit=260,
+            symbolType="square",
+            symbolStrokeColor=FRAME_COLOR,
+            symbolStrokeWidth=1,
+            symbolLimit=0,
+            labelExpr=f"{legend_names} : datum.label" if legend_names else "datum.label",
+        ),
     )
     block_layer = (
         alt.Chart(blocks)
-        .mark_bar(stroke="white", strokeWidth=2)
+        .mark_bar(stroke=FRAME_COLOR, strokeWidth=1)
         .encode(
             x=alt.X("start:Q", scale=x_scale, axis=x_axis),
             x2="end:Q",
@@ -123,15 +284,24 @@ def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.Layer
             ],
         )
     )
-    text_layer = (
-        alt.Chart(blocks)
-        .transform_calculate(middle="(datum.start + datum.end) / 2")
-        .mark_text(fontSize=10, lineBreak="\n", color="black")
-        .encode(x=alt.X("middle:Q", scale=x_scale, axis=x_axis), y=y, text="text:N")
-    )
-    return alt.layer(frame_layer, block_layer, text_layer).properties(
-        height=ROW_HEIGHT * len(rows) + AXIS_HEIGHT
-    )
+    text = alt.Chart(blocks).transform_calculate(middle="(datum.start + datum.end) / 2")
+    lines = [
+        text.mark_text(fontSize=10, baseline="middle", dy=dy).encode(
+            x=alt.X("middle:Q", scale=x_scale, axis=x_axis),
+            y=y,
+            text=f"{field}:N",
+            color=alt.Color("ink:N", scale=None, legend=None),
+        )
+        for field, dy in (("line1", -LINE_OFFSET), ("line2", LINE_OFFSET))
+    ]
+    legend_rows = -(-len(categories) // LEGEND_COLUMNS)
+    height = ROW_HEIGHT * len(rows) + AXIS_HEIGHT + LEGEND_PADDING + LEGEND_ROW_HEIGHT * legend_rows
+    return alt.layer(block_layer, *lines).properties(height=height)
+
+
+def _js(text: str) -> str:
+    """A JavaScript string literal (Vega expressions), for names from user files."""
+    return json.dumps(text)
 
 
 # --- plan charts -------------------------------------------------------------------------------

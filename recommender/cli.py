@@ -31,6 +31,7 @@ from recommender.problem import Problem
 from recommender.progress import ProgressLine, is_tty
 from recommender.reading import (
     FLEET_COLUMNS,
+    PERFORMANCE_COLUMNS,
     WORKLOAD_COLUMNS,
     load_catalog,
     load_problem,
@@ -179,6 +180,7 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("workloads", metavar="WORKLOADS.csv", help=_columns_help(WORKLOAD_COLUMNS))
     plan.add_argument("fleet", metavar="FLEET.csv", help=_columns_help(FLEET_COLUMNS))
     _add_catalog_option(plan)
+    _add_performance_option(plan)
     plan.add_argument(
         "--time-limit",
         type=_positive_float,
@@ -233,6 +235,15 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
     plan.set_defaults(run=run_plan)
 
 
+def _add_performance_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--performance",
+        metavar="FILE",
+        help="performance table for throughput workloads (workloads with requests_per_second): "
+        + _columns_help(PERFORMANCE_COLUMNS),
+    )
+
+
 def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check",
@@ -243,6 +254,7 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("workloads", metavar="WORKLOADS.csv", help="the workloads it was made for")
     check.add_argument("fleet", metavar="FLEET.csv", help="the fleet it was made for")
     _add_catalog_option(check)
+    _add_performance_option(check)
     check.set_defaults(run=run_check)
 
 
@@ -306,6 +318,8 @@ def _load_problem(args: argparse.Namespace, catalog: Catalog) -> Problem:
         catalog,
         workloads_label=args.workloads,
         fleet_label=args.fleet,
+        performance=getattr(args, "performance", None),
+        performance_label=getattr(args, "performance", None),
     )
 
 

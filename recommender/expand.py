@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from recommender.formulation import DemandClass, Formulation, PoolData
+from recommender.formulation import CurrentGroup, DemandClass, Formulation, PoolData
 from recommender.layouts import Layout, Placement, dominating_match, layout_violations
 from recommender.model import Solution
 from recommender.plan import PlanGpu, PlanInstance
@@ -85,23 +85,37 @@ def edge_colouring(edges: list[tuple[int, int]], colours: int) -> list[int]:
 
 
 class _ReplicaCounter:
-    """Hands out (workload, replica index) for a class, members in input order."""
+    """Hands out (workload, replica index) for a class, members in input order.
 
-    def __init__(self, demand_class: DemandClass) -> None:
-        self.queue = [(w.name, w.replicas) for w in demand_class.workloads]
+    `reserved` replicas (staying where they run now) are counted as placed and never handed out.
+    """
+
+    def __init__(
+        self, demand_class: DemandClass, reserved: dict[str, set[int]] | None = None
+    ) -> None:
+        # A throughput workload's instance count is the model's decision, not `replicas`.
+        self.queue = [
+            (w.name, UNBOUNDED if w.is_throughput else w.replicas) for w in demand_class.workloads
+        ]
         self.position = 0
         self.next_index = 0
+        self.reserved = reserved or {}
         self.placed: dict[str, int] = defaultdict(int)
+        for w in demand_class.workloads:
+            if self.reserved.get(w.name):
+                self.placed[w.name] = len(self.reserved[w.name])
 
     def take(self) -> tuple[str, int]:
-        name, replicas = self.queue[self.position]
-        replica = self.next_index
-        self.next_index += 1
-        self.placed[name] += 1
-        if self.next_index == replicas:
-            self.position += 1
-            self.next_index = 0
-        return name, replica
+        while True:
+            name, replicas = self.queue[self.position]
+            replica = self.next_index
+            self.next_index += 1
+            if self.next_index == replicas:
+                self.position += 1
+                self.next_index = 0
+            if replica not in self.reserved.get(name, ()):
+                self.placed[name] += 1
+                return name, replica
 
 
 def _groups(pd: PoolData, solution: Solution) -> list[tuple[Layout, list[list[Slot]]]]:
@@ -145,7 +159,9 @@ def _place_pooled(
     groups: list[tuple[Layout, list[list[Slot]]]],
     solution: Solution,
     counters: dict[int, _ReplicaCounter],
+    already: dict[tuple[int, int, str], int] | None = None,
 ) -> None:
+    """Pooled replicas into the pool's free instances; `already` are placed ones (staying)."""
     free: dict[str, list[Slot]] = defaultdict(list)
     for _, gpus in groups:
         for gpu in gpus:
@@ -157,7 +173,7 @@ def _place_pooled(
     for (c, q, name), count in sorted(solution.placed.items()):
         if q != pd.index:
             continue
-        for _ in range(count):
+        for _ in range(count - (already or {}).get((c, q, name), 0)):
             slot = free[name].pop()
             slot.workload, slot.replica = counters[c].take()
 
@@ -205,8 +221,11 @@ def expand(
     f: Formulation, solution: Solution, spare_instances: bool = True
 ) -> tuple[list[PlanGpu], dict[str, int]]:
     """Concrete GPUs for a solution, and the number of placed replicas per workload."""
+    if f.replanning:
+        return expand_replan(f, solution, spare_instances)
     counters = {c.index: _ReplicaCounter(c) for c in f.classes}
-    media_users = {w.name for w in f.problem.workloads if w.media}
+    # Throughput instances keep the profile whose measured configuration the model chose.
+    media_users = {w.name for w in f.problem.workloads if w.media or w.is_throughput}
     spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
     for (c, q, lay, name), count in solution.spread_placed.items():
         if count:
@@ -240,6 +259,221 @@ def expand(
         for name, count in counter.placed.items():
             placed[name] += count
     return plan_gpus, dict(placed)
+
+
+# --- re-planning from the running fleet ----------------------------------------------------------
+#
+# Why the expansion succeeds with kept groups too
+# - A kept GPU keeps its exact instances, so its layout is valid (the current state was checked).
+# - Staying replicas keep their slot (profile, start) and their replica number; the model allows at
+#   most one per kept GPU of the group per slot (stay <= kept).
+# - Spread replicas on a kept group: the model guarantees per class at most `k` (kept GPUs) and per
+#   profile spread replicas + pooled staying ones <= count(p) * k. Spread replicas not staying are
+#   spread over the profile's slots within each slot's room (k minus the replicas staying there),
+#   so every slot carries at most k spread replicas: a bipartite multigraph (classes x slots) of
+#   maximum degree <= k, coloured with k colours (König); colour = kept GPU. Pooled staying
+#   replicas of a slot then take the kept GPUs whose slot no spread replica took (enough remain).
+# - Pooled replicas that do not stay fill any free instance of the pool, kept GPUs included.
+# Fresh layouts go to GPUs hosting nothing now first, then to GPUs of groups that are not kept.
+
+
+@dataclass
+class _KeptGpu:
+    """A GPU that keeps its exact layout: the current entry and its slots by start."""
+
+    current: PlanGpu
+    slots: list[Slot]
+
+
+def _kept_gpus(group: CurrentGroup, count: int) -> list[_KeptGpu]:
+    """The group's GPUs that keep their layout: the first `count` by index."""
+    return [
+        _KeptGpu(gpu, [Slot(p.profile, p.start) for p in group.layout.placements])
+        for gpu in group.gpus[:count]
+    ]
+
+
+def _place_kept_group(
+    f: Formulation,
+    group: CurrentGroup,
+    kept: list[_KeptGpu],
+    solution: Solution,
+    reserved: dict[str, set[int]],
+    pending: list[tuple[Slot, int]],
+) -> dict[tuple[int, int, str], int]:
+    """Staying replicas and spread replicas of one kept group (see above).
+
+    Staying replicas get their slot and replica number at once (added to `reserved`); spread
+    replicas that do not stay are left in `pending` as (slot, class) for a replica number later.
+    Returns the pooled staying replicas per (class, pool, profile).
+    """
+    k = len(kept)
+    class_of = {w.name: c for c in f.classes for w in c.workloads}
+    position = {p.start: i for i, p in enumerate(group.layout.placements)}
+    room = [k] * len(position)
+    spread_edges: list[tuple[int, int]] = []  # (class, slot position)
+    spread_stays: dict[tuple[int, str], int] = defaultdict(int)
+    pooled_stays: list[tuple[int, int]] = []  # (slot position, count)
+    staying: dict[tuple[int, int, str], int] = defaultdict(int)
+    for (workload, name), starts in group.tenants.items():
+        count = solution.stay.get((group.index, workload, name), 0)
+        c = class_of[workload]
+        if c.spread:
+            spread_stays[c.index, name] += count
+        else:
+            staying[c.index, group.pool, name] += count
+        for start in starts:  # fill the workload's slots of this profile one after the other
+            i, here = position[start], min(count, k)
+            count -= here
+            room[i] -= here
+            if c.spread:
+                spread_edges += [(c.index, i)] * here
+            elif here:
+                pooled_stays.append((i, here))
+    stay_edges = len(spread_edges)
+    for (c, g, name), count in sorted(solution.spread_kept.items()):
+        if g != group.index:
+            continue
+        rest = count - spread_stays[c, name]
+        for i, placement in enumerate(group.layout.placements):
+            if placement.profile == name and rest > 0:
+                take = min(rest, room[i])
+                spread_edges += [(c, i)] * take
+                room[i] -= take
+                rest -= take
+        if rest:
+            raise AssertionError(f"kept group {group.index}: no room for spread class {c}")
+    colours = edge_colouring(spread_edges, k) if spread_edges else []
+    taken: dict[int, set[int]] = defaultdict(set)
+    for e, ((c, i), colour) in enumerate(zip(spread_edges, colours, strict=True)):
+        taken[i].add(colour)
+        slot = kept[colour].slots[i]
+        if e < stay_edges:
+            _stay(kept[colour], slot, reserved)
+        else:
+            pending.append((slot, c))
+    for i, count in pooled_stays:
+        free = (colour for colour in range(k) if colour not in taken[i])
+        for colour, _ in zip(free, range(count), strict=False):
+            _stay(kept[colour], kept[colour].slots[i], reserved)
+    return staying
+
+
+def _stay(gpu: _KeptGpu, slot: Slot, reserved: dict[str, set[int]]) -> None:
+    """The replica running on `slot` now stays there, with its replica number."""
+    now = next(i for i in gpu.current.instances if i.start == slot.start)
+    assert now.workload is not None and now.replica is not None
+    slot.workload, slot.replica = now.workload, now.replica
+    reserved.setdefault(now.workload, set()).add(now.replica)
+
+
+def _fresh_indices(f: Formulation, pd: PoolData, released: list[int]) -> list[int]:
+    """GPU indices for freshly carved GPUs: GPUs hosting nothing now first, then released ones."""
+    hosting = {gpu.index for g in f.groups if g.pool == pd.index for gpu in g.gpus}
+    return [i for i in range(pd.pool.gpus) if i not in hosting] + sorted(released)
+
+
+def expand_replan(
+    f: Formulation, solution: Solution, spare_instances: bool = True
+) -> tuple[list[PlanGpu], dict[str, int]]:
+    """Concrete GPUs for a re-planning solution: kept GPUs keep their index and instances (spares
+    included, so mig-parted skips them), staying replicas their slot and replica number."""
+    reserved: dict[str, set[int]] = {}
+    pending: list[tuple[Slot, int]] = []
+    kept_by_pool: dict[int, list[_KeptGpu]] = defaultdict(list)
+    released_by_pool: dict[int, list[int]] = defaultdict(list)
+    staying: dict[tuple[int, int, str], int] = defaultdict(int)
+    for group in f.groups:
+        kept = _kept_gpus(group, solution.kept.get(group.index, 0))
+        kept_by_pool[group.pool] += kept
+        released_by_pool[group.pool] += [gpu.index for gpu in group.gpus[len(kept) :]]
+        if kept:
+            for key, count in _place_kept_group(
+                f, group, kept, solution, reserved, pending
+            ).items():
+                staying[key] += count
+    counters = {c.index: _ReplicaCounter(c, reserved) for c in f.classes}
+    for slot, c in pending:
+        slot.workload, slot.replica = counters[c].take()
+    media_users = {w.name for w in f.problem.workloads if w.media}
+    spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
+    for (c, q, lay, name), count in solution.spread_placed.items():
+        if count:
+            spread_by_group[q, lay].append((c, name, count))
+    simplified: dict[tuple, list[str]] = {}
+    plan_gpus: list[PlanGpu] = []
+    for pd in f.pools:
+        groups = _groups(pd, solution)
+        for lay, gpus in groups:
+            _place_spread(gpus, spread_by_group.get((pd.index, lay), []), counters)
+        kept = kept_by_pool.get(pd.index, [])
+        everything = [*groups, *((None, [gpu.slots]) for gpu in kept)]
+        _place_pooled(pd, everything, solution, counters, staying)  # type: ignore[arg-type]
+        for gpu in kept:
+            if any(s.workload is not None for s in gpu.slots):  # else released: costs only
+                plan_gpus.append(_plan_gpu(pd, gpu.current.index, gpu.slots))
+        indices = iter(_fresh_indices(f, pd, released_by_pool.get(pd.index, [])))
+        for _, gpus in groups:
+            for slots in gpus:
+                _simplify(pd, slots, media_users, simplified)
+                carved = [s for s in slots if spare_instances or s.workload is not None]
+                if any(s.workload is not None for s in carved):
+                    plan_gpus.append(_plan_gpu(pd, next(indices), carved))
+    order = {pd.pool.pool: pd.index for pd in f.pools}
+    plan_gpus.sort(key=lambda gpu: (order[gpu.pool], gpu.index))
+    placed: dict[str, int] = defaultdict(int)
+    for counter in counters.values():
+        for name, count in counter.placed.items():
+            placed[name] += count
+    return plan_gpus, dict(placed)
+
+
+def _plan_gpu(pd: PoolData, index: int, slots: list[Slot]) -> PlanGpu:
+    return PlanGpu(
+        pool=pd.pool.pool,
+        index=index,
+        gpu_model=pd.pool.gpu_model,
+        instances=[PlanInstance(**vars(s)) for s in slots],
+    )
+
+
+def solution_from_current(f: Formulation) -> Solution:
+    """The counts of changing nothing: every group kept, every replica that still fits staying,
+    no fresh GPU. Feasible under any budget (nothing moves, nothing is re-carved), so it is the
+    re-planning model's first hint."""
+    class_of = {w.name: c for c in f.classes for w in c.workloads}
+    placed: dict[tuple[int, int, str], int] = defaultdict(int)
+    spread_kept: dict[tuple[int, int, str], int] = defaultdict(int)
+    stay: dict[tuple[int, str, str], int] = {}
+    hosted: dict[int, int] = defaultdict(int)
+    for group in f.groups:
+        spread_here: set[int] = set()
+        for (workload, name), starts in group.tenants.items():
+            c = class_of[workload]
+            if c.spread and c.index in spread_here:
+                stay[group.index, workload, name] = 0  # a spread replica per GPU at most
+                continue
+            count = group.size * (1 if c.spread else len(starts))
+            stay[group.index, workload, name] = count
+            if c.spread:
+                spread_here.add(c.index)
+                spread_kept[c.index, group.index, name] += count
+            else:
+                placed[c.index, group.pool, name] += count
+            hosted[c.index] += count
+    return Solution(
+        gpus_with={},
+        placed=dict(placed),
+        spread_placed={},
+        unplaced={
+            c.index: c.demand - hosted[c.index] if c.throughput is None else c.shortfall_cap
+            for c in f.classes
+        },
+        kept={g.index: g.size for g in f.groups},
+        stay=stay,
+        spread_kept=dict(spread_kept),
+        recarve={q: 0 for q in {g.pool for g in f.groups}},
+    )
 
 
 def solution_from_gpus(f: Formulation, gpus: Iterable[PlanGpu]) -> Solution:
@@ -291,5 +525,33 @@ def solution_from_gpus(f: Formulation, gpus: Iterable[PlanGpu]) -> Solution:
         gpus_with=dict(gpus_with),
         placed=dict(placed),
         spread_placed=dict(spread_placed),
-        unplaced={c.index: c.demand - hosted[c.index] for c in f.classes},
+        unplaced={
+            c.index: _hinted_shortfall(f, c, placed, spread_placed, hosted) for c in f.classes
+        },
     )
+
+
+UNBOUNDED = 2**62  # replica indices a throughput workload's counter may hand out
+
+
+def _hinted_shortfall(
+    f: Formulation,
+    c: DemandClass,
+    placed: dict[tuple[int, int, str], int],
+    spread_placed: dict[tuple[int, int, Layout, str], int],
+    hosted: dict[int, int],
+) -> int:
+    """The `unplaced` value of class c for these counts: replicas left out, or for a throughput
+    class the smallest share its coverage constraints allow (`model.add_throughput_coverage`)."""
+    need = c.throughput
+    if need is None:
+        return c.demand - hosted[c.index]
+    counts = [(key[1], key[2], n) for key, n in placed.items() if key[0] == c.index]
+    counts += [(key[1], key[3], n) for key, n in spread_placed.items() if key[0] == c.index]
+    served = sum(need.served.get((q, name), 0) * n for q, name, n in counts)
+    instances = sum(n for _, _, n in counts)
+    scale = f.served_scale
+    short = -(-scale * max(0, need.required - served) // need.required) if need.required else 0
+    if need.minimum:
+        short = max(short, -(-scale * max(0, need.minimum - instances) // need.minimum))
+    return min(short, scale)

@@ -41,6 +41,10 @@ CSV_COLUMNS = (
     "compute_slices",
     "workload",
     "replica",
+    # The measured configuration of a throughput workload's instance (empty otherwise).
+    "batch_size",
+    "processes",
+    "throughput_rps",
 )
 # A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -139,6 +143,13 @@ def guard_cell(value: object) -> object:
     return value
 
 
+def unguard_cell(text: str) -> str:
+    """The cell as it was before `guard_cell`: reading a CSV this tool wrote gives back names."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
+
+
 def plan_to_csv(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     """One row per instance (spares have empty workload and replica), GPUs in pool order."""
     out = io.StringIO()
@@ -161,6 +172,7 @@ def plan_to_csv(plan: Plan, problem: Problem, catalog: Catalog) -> str:
                 profile.compute_slices,
                 "" if instance.workload is None else instance.workload,
                 "" if instance.replica is None else instance.replica,
+                *("" if value is None else value for value in _configuration(instance)),
             )
             writer.writerow([guard_cell(cell) for cell in row])
     return out.getvalue()
@@ -213,12 +225,28 @@ def _comment_text(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
+def _configuration(instance: PlanInstance) -> tuple[int | None, int | None, float | None]:
+    """(batch_size, processes, throughput_rps) of a throughput instance; Nones otherwise."""
+    return instance.batch_size, instance.processes, instance.throughput_rps
+
+
+def _configuration_text(instance: PlanInstance) -> str:
+    """`, serves 5170.99 requests/s (batch 8, 1 process)`, or nothing for count workloads."""
+    if instance.throughput_rps is None:
+        return ""
+    batch = "batch -" if instance.batch_size is None else f"batch {instance.batch_size}"
+    processes = instance.processes or 1
+    plural = "process" if processes == 1 else "processes"
+    return f", serves {instance.throughput_rps:g} requests/s ({batch}, {processes} {plural})"
+
+
 def _instance_comment(node_gpu: NodeGpu, instance: PlanInstance) -> str:
     profile = node_gpu.profile(instance)
     if instance.workload is None:
         hosts = "spare (no workload)"
     else:
         hosts = f"{_comment_text(instance.workload)} replica {instance.replica}"
+        hosts += _configuration_text(instance)
     return f"#   {profile.name} (id {profile.id}) at start {instance.start}: {hosts}"
 
 
@@ -312,10 +340,12 @@ def kubernetes_resources(
 
 def plan_to_kubernetes(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     """YAML: per node, the mig-parted config label and the MIG resources it will advertise."""
-    nodes = {
+    nodes: dict[str, dict] = {
         node: {"labels": {K8S_CONFIG_LABEL: node}, "resources": counts}
         for node, counts in kubernetes_resources(plan, problem, catalog).items()
     }
+    for node, sharing in _processes_per_instance(plan, problem, catalog).items():
+        nodes[node]["processes"] = sharing
     header = [
         f"# Kubernetes MIG resources per node for a MIG recommender plan: {_cost_line(plan)}.",
         "# Resource names follow the device plugin's mixed strategy: the node needs",
@@ -323,11 +353,35 @@ def plan_to_kubernetes(plan: Plan, problem: Problem, catalog: Catalog) -> str:
         f"# Label each node {K8S_CONFIG_LABEL}=<node name> so the MIG manager applies the",
         "# mig-parted config of the same name (mig-parted export).",
         "# Counts include spare instances: carved, advertised, not used by a planned workload.",
+        "# `processes` (throughput workloads only): the processes each instance runs (MPS when",
+        "# more than 1), from the measured configuration the plan chose.",
     ]
     body = yaml.safe_dump(
         {"nodes": nodes}, sort_keys=False, default_flow_style=False, allow_unicode=True
     )
     return "\n".join(header) + "\n" + body
+
+
+def _processes_per_instance(
+    plan: Plan, problem: Problem, catalog: Catalog
+) -> dict[str, list[dict]]:
+    """Per node with throughput instances: device, profile, start, workload and processes."""
+    sharing: dict[str, list[dict]] = {}
+    for node, on_node in _gpus_by_node(plan, problem, catalog).items():
+        for node_gpu in on_node:
+            for instance in sorted(node_gpu.gpu.instances, key=lambda i: i.start):
+                if instance.processes is None:
+                    continue
+                sharing.setdefault(node, []).append(
+                    {
+                        "device": node_gpu.device,
+                        "profile": instance.profile,
+                        "start": instance.start,
+                        "workload": instance.workload,
+                        "processes": instance.processes,
+                    }
+                )
+    return sharing
 
 
 # --- the table the CLI and the page use --------------------------------------------------------
@@ -345,3 +399,28 @@ EXPORTS: dict[str, tuple[str, str, ExportFunction]] = {
     "nvidia-smi": ("create-mig-instances.sh", "text/x-shellscript", plan_to_nvidia_smi),
     "kubernetes": ("kubernetes-mig-resources.yaml", "application/yaml", plan_to_kubernetes),
 }
+
+
+# --- the rollout of a re-plan (plans made with --current) --------------------------------------
+
+
+def plan_to_rollout_script(plan: Plan, problem: Problem, catalog: Catalog) -> str:
+    """Bash script applying the plan's rollout waves (`recommender.rollout`)."""
+    from recommender.rollout import rollout_script  # rollout -> cluster -> exports: import late
+
+    return rollout_script(plan, problem, catalog)
+
+
+def plan_to_waves_csv(plan: Plan, problem: Problem, catalog: Catalog) -> str:
+    """The rollout's wave table: GPUs relabelled and replica moves, per wave."""
+    from recommender.rollout import waves_to_csv
+
+    return waves_to_csv(plan, problem, catalog)
+
+
+ROLLOUT_EXPORTS: dict[str, tuple[str, str, ExportFunction]] = {
+    "rollout": ("rollout.sh", "text/x-shellscript", plan_to_rollout_script),
+    "waves": ("rollout-waves.csv", "text/csv", plan_to_waves_csv),
+}
+"""Exports only a plan with a `transition` has; each raises `rollout.NoTransitionError` (a
+ValueError) on a plan without one."""

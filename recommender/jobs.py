@@ -1,19 +1,31 @@
-"""Solves running in worker threads, shared by the page's sessions, polled for progress.
+"""Solves running in worker threads, shared by the page's sessions, queued, polled for progress.
 
-A solve takes seconds to minutes; the page must show progress meanwhile and must not start a
-second solve of the same inputs when a session reruns or a second viewer opens the same inputs.
-So solves are registered by a key (`solve_key`: the inputs' digest and the solver options), run
-in a daemon thread, and kept after they finish, least recently asked for evicted first.
-Nothing here touches Streamlit, so the registry is tested on its own.
+A solve takes seconds to minutes; the page must show progress meanwhile, must not start a second
+solve of the same inputs when a session reruns or a second viewer opens the same inputs, and on
+a small machine many viewers must share the cores fairly. So:
+
+- solves are registered by a key (`solve_key`: the inputs' digest and the options that change the
+  plan), so identical inputs solve once and every session asking gets that one job;
+- at most `max_running` solves run at once, the rest wait in a first-come queue (with a position
+  the page shows); each solve's time limit counts from when it starts, not from when it queued;
+- a starting solve gets the cores no running solve uses (at least one), so one viewer alone gets
+  every core and five at once do not slow each other down by fighting over two;
+- finished jobs stay as a cache, least recently asked for evicted first, bounded by count and by
+  the bytes of their plans (plan JSON size); pinned jobs (the bundled sample) and jobs still
+  queued or running are never evicted.
+
+Nothing here touches Streamlit, so the registry is tested on its own (tests/test_jobs.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,22 +38,38 @@ from recommender.validate import validate_plan
 
 LOG = logging.getLogger("mig-recommender.jobs")
 FINISHED_JOBS_KEPT = 16
+# The plans kept, as plan JSON: a few 20,000-GPU plans, or hundreds of small ones.
+FINISHED_PLAN_BYTES_KEPT = 64 * 2**20
 
-# What a job runs: given a progress callback, the plan and the independent check's violations.
-Task = Callable[[ProgressCallback], tuple[Plan, list[str]]]
+# What a job runs: given a progress callback and the solver threads it may use, the plan and the
+# independent check's violations.
+Task = Callable[[ProgressCallback, int], tuple[Plan, list[str]]]
+
+QUEUED, RUNNING, DONE = "queued", "running", "done"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (the CPU affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def solve_key(problem: Problem, catalog: Catalog, options: SolveOptions) -> str:
-    """Same inputs and options, same key: a finished solve is reused, never repeated."""
-    text = f"{inputs_digest(problem, catalog)}|{options.time_limit_seconds}|{options.workers}|"
-    return hashlib.sha256(f"{text}{options.seed}".encode()).hexdigest()
+    """Same inputs and options, same key: a finished solve is reused, never repeated. The solver
+    threads are left out: the registry chooses them when the solve starts."""
+    text = f"{inputs_digest(problem, catalog)}|{options.time_limit_seconds}|{options.seed}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def solve_task(problem: Problem, catalog: Catalog, options: SolveOptions) -> Task:
-    """The page's task: solve, then check the plan with the independent validator."""
+    """The page's task: solve with the threads the registry grants, then check the plan with
+    the independent validator."""
 
-    def run(progress: ProgressCallback) -> tuple[Plan, list[str]]:
-        plan = solve(problem, catalog, options, progress=progress)
+    def run(progress: ProgressCallback, workers: int) -> tuple[Plan, list[str]]:
+        granted = dataclasses.replace(options, workers=workers)
+        plan = solve(problem, catalog, granted, progress=progress)
         return plan, validate_plan(plan, problem, catalog)
 
     return run
@@ -49,32 +77,50 @@ def solve_task(problem: Problem, catalog: Catalog, options: SolveOptions) -> Tas
 
 @dataclass
 class SolveJob:
-    """One solve running (or done) in a worker thread; readers poll `done`, `history`, `plan`."""
+    """One solve queued, running or done; readers poll `state`, `done`, `history`, `plan`."""
 
     time_limit: float
-    started: float = field(default_factory=time.monotonic)
+    queued_at: float = field(default_factory=time.monotonic)
+    # Set when a worker thread picks the job up (its time limit counts from here).
+    started: float | None = None
+    finished_at: float | None = None
+    workers: int = 0
     history: list[Progress] = field(default_factory=list)
     plan: Plan | None = None
     violations: list[str] = field(default_factory=list)
     error: str | None = None
+    plan_bytes: int = 0
     done: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def finished(cls, plan: Plan, violations: list[str]) -> SolveJob:
         """A job for a plan known already (a loaded scenario): nothing to run."""
-        job = cls(time_limit=0.0, plan=plan, violations=violations)
+        now = time.monotonic()
+        job = cls(time_limit=0.0, started=now, finished_at=now, plan=plan, violations=violations)
         job.done.set()
         return job
 
-    def run(self, task: Task) -> None:
-        """Run `task` here, recording its progress; a failure becomes `error`, never escapes."""
+    def run(self, task: Task, workers: int) -> None:
+        """Run `task` here with `workers` solver threads, recording its progress; a failure
+        becomes `error`, never escapes."""
+        self.workers = workers
+        if self.started is None:
+            self.started = time.monotonic()
         try:
-            self.plan, self.violations = task(self.history.append)
+            self.plan, self.violations = task(self.history.append, workers)
+            self.plan_bytes = len(self.plan.model_dump_json())
         except Exception as exc:  # a failed solve is reported on the page, not lost in a thread
             LOG.exception("solve failed")
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
+            self.finished_at = time.monotonic()
             self.done.set()
+
+    @property
+    def state(self) -> str:
+        if self.done.is_set():
+            return DONE
+        return QUEUED if self.started is None else RUNNING
 
     @property
     def latest(self) -> Progress | None:
@@ -83,41 +129,128 @@ class SolveJob:
 
     @property
     def elapsed_seconds(self) -> float:
-        return time.monotonic() - self.started
+        """Seconds since the solve started (0 while queued; frozen once done)."""
+        if self.started is None:
+            return 0.0
+        return (self.finished_at or time.monotonic()) - self.started
+
+    @property
+    def waited_seconds(self) -> float:
+        """Seconds in the queue before a worker picked the job up (so far, while queued)."""
+        return (self.started or time.monotonic()) - self.queued_at
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """Where a job stands: its 1-based place in the queue (0 when not queued) and the load."""
+
+    position: int
+    queued: int
+    running: int
+    max_running: int
 
 
 class SolveJobs:
-    """Jobs by key, shared by the sessions of one server: asking for a key that is running or
-    done returns that job instead of starting another. At most `keep` finished jobs are kept
-    (least recently asked for go first); running jobs are never evicted."""
+    """Jobs by key, shared by the sessions of one server.
 
-    def __init__(self, keep: int = FINISHED_JOBS_KEPT) -> None:
+    Asking for a key that is queued, running or done returns that job instead of starting
+    another. At most `max_running` jobs run at once; a starting job gets `cores` minus the
+    threads running jobs use (at least 1, at most `max_workers`). Finished jobs are kept up to
+    `keep` jobs and `keep_bytes` of plan JSON, least recently asked for evicted first.
+    """
+
+    def __init__(
+        self,
+        keep: int = FINISHED_JOBS_KEPT,
+        keep_bytes: int = FINISHED_PLAN_BYTES_KEPT,
+        max_running: int | None = None,
+        cores: int | None = None,
+        max_workers: int = 8,
+    ) -> None:
+        self.cores = cores or available_cores()
+        self.max_running = max_running or self.cores
         self._keep = keep
+        self._keep_bytes = keep_bytes
+        self._max_workers = max_workers
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, SolveJob] = OrderedDict()
+        self._pinned: set[str] = set()
+        self._waiting: deque[tuple[SolveJob, Task]] = deque()
+        self._running: list[SolveJob] = []
 
-    def job(self, key: str, time_limit: float, task: Task) -> SolveJob:
-        """The job of `key`, started in a daemon thread running `task` if it is new."""
+    def job(self, key: str, time_limit: float, task: Task, pinned: bool = False) -> SolveJob:
+        """The job of `key`; a new key queues `task` (started at once when a slot is free).
+        A pinned job is never evicted (the bundled sample's plan, asked for by every visitor)."""
         with self._lock:
+            if pinned:
+                self._pinned.add(key)
             job = self._jobs.get(key)
             if job is not None:
                 self._jobs.move_to_end(key)
                 return job
             job = SolveJob(time_limit=time_limit)
             self._jobs[key] = job
+            self._waiting.append((job, task))
+            self._start_ready()
             self._evict()
-        worker = threading.Thread(
-            target=job.run, args=(task,), name=f"solve-{key[:8]}", daemon=True
-        )
-        worker.start()
         return job
+
+    def add_finished(self, key: str, job: SolveJob) -> None:
+        """Hold a finished job (a plan known already) under `key` like a solved one."""
+        if not job.done.is_set():
+            raise ValueError("only a finished job can be added")
+        with self._lock:
+            self._jobs[key] = job
+            self._jobs.move_to_end(key)
+            self._evict()
+
+    def queue_state(self, job: SolveJob) -> QueueState:
+        with self._lock:
+            waiting = [j for j, _ in self._waiting]
+            position = waiting.index(job) + 1 if job in waiting else 0
+            return QueueState(position, len(waiting), len(self._running), self.max_running)
 
     def held(self) -> list[str]:
         """Keys held, least recently asked for first."""
         with self._lock:
             return list(self._jobs)
 
+    def held_plan_bytes(self) -> int:
+        with self._lock:
+            return sum(j.plan_bytes for j in self._jobs.values())
+
+    def _start_ready(self) -> None:
+        """Start waiting jobs while slots are free (lock held)."""
+        while self._waiting and len(self._running) < self.max_running:
+            job, task = self._waiting.popleft()
+            busy = sum(j.workers for j in self._running)
+            workers = min(self._max_workers, max(1, self.cores - busy))
+            job.workers = workers
+            job.started = time.monotonic()
+            self._running.append(job)
+            worker = threading.Thread(
+                target=self._run, args=(job, task, workers), name="solve", daemon=True
+            )
+            worker.start()
+
+    def _run(self, job: SolveJob, task: Task, workers: int) -> None:
+        try:
+            job.run(task, workers)
+        finally:
+            with self._lock:
+                self._running.remove(job)
+                self._start_ready()
+                self._evict()
+
     def _evict(self) -> None:
-        finished = [k for k, j in self._jobs.items() if j.done.is_set()]
-        for key in finished[: max(0, len(self._jobs) - self._keep)]:
+        """Drop finished, unpinned jobs, least recently asked for first, until the finished ones
+        fit `keep` and `keep_bytes` (lock held)."""
+        finished = [k for k, j in self._jobs.items() if j.done.is_set() and k not in self._pinned]
+        count = len(finished)
+        size = sum(self._jobs[k].plan_bytes for k in finished)
+        for key in finished:
+            if count <= self._keep and size <= self._keep_bytes:
+                break
+            size -= self._jobs[key].plan_bytes
+            count -= 1
             del self._jobs[key]

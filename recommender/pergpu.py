@@ -36,6 +36,12 @@ from recommender.plan import Plan, PlanGpu, PlanInstance, SolverStats, Status, U
 from recommender.problem import Pool, Problem, Workload
 from recommender.reasons import unplaced_reason
 from recommender.rules import fits
+from recommender.throughput import (
+    SERVED_SCALE,
+    performance_index,
+    scaled_rate,
+    scaled_throughput,
+)
 
 # Share of the remaining time each stage may use; the last stage gets whatever is left.
 STAGE_TIME_SHARES = (0.4, 0.7, 1.0)
@@ -79,6 +85,7 @@ class PerGpuModel:
 
     def __init__(self, problem: Problem, catalog: Catalog) -> None:
         self.problem = problem
+        self.performance = performance_index(problem)
         self.model = cp_model.CpModel()
         self.gpus: list[_Gpu] = [
             _Gpu(pool, index, catalog.model(pool.gpu_model))
@@ -154,9 +161,15 @@ class PerGpuModel:
             mine = []
             for g, gpu in enumerate(self.gpus):
                 for profile in gpu.model.profiles:
-                    if not fits(workload, gpu.pool.gpu_model, gpu.model, profile):
+                    if workload.is_throughput:
+                        rate = self._rate(workload, g, profile)
+                        if rate == 0:
+                            continue
+                        most = min(profile.max_count, len(profile.starts))
+                    elif not fits(workload, gpu.pool.gpu_model, gpu.model, profile):
                         continue
-                    most = min(workload.replicas, profile.max_count, len(profile.starts))
+                    else:
+                        most = min(workload.replicas, profile.max_count, len(profile.starts))
                     if workload.spread:
                         most = 1
                     name = f"a[{workload.name},{gpu.pool.pool}/{gpu.index},{profile.name}]"
@@ -164,6 +177,9 @@ class PerGpuModel:
                     self.a[workload.name, (g, profile.name)] = assigned
                     hosted[g, profile.name].append(assigned)
                     mine.append(assigned)
+            if workload.is_throughput:
+                self._add_coverage(workload)
+                continue
             missing = self.model.new_int_var(0, workload.replicas, f"unplaced[{workload.name}]")
             self.unplaced[workload.name] = missing
             self.model.add(_total(mine) + missing == workload.replicas)
@@ -171,6 +187,45 @@ class PerGpuModel:
             profile = self.gpus[g].model.profile(profile_name)
             carved = [self.x[g, profile_name, start] for start in profile.starts]
             self.model.add(_total(assigned) <= _total(carved))
+
+    def _rate(self, workload: Workload, g: int, profile: Profile) -> int:
+        """What one instance of `profile` on GPU g serves `workload`, in integer RATE_SCALE
+        units (0: no qualifying configuration); the rule is `throughput.py`'s."""
+        gpu = self.gpus[g]
+        row = self.performance.best(workload, gpu.pool.gpu_model, gpu.model, profile)
+        return 0 if row is None else scaled_throughput(row.throughput_rps)
+
+    def _add_coverage(self, workload: Workload) -> None:
+        """A throughput workload's instances serve its rate R and number at least m, up to its
+        unserved share u in SERVED_SCALE steps S: S*served + R*u >= S*R, S*count + m*u >= S*m."""
+        assert workload.requests_per_second is not None
+        required = scaled_rate(workload.requests_per_second)
+        terms = [
+            (self._rate(workload, g, self.gpus[g].model.profile(name)), var)
+            for (w, (g, name)), var in self.a.items()
+            if w == workload.name
+        ]
+        short = self.model.new_int_var(0, SERVED_SCALE, f"unserved[{workload.name}]")
+        self.unplaced[workload.name] = short
+        served = cp_model.LinearExpr.weighted_sum(
+            [var for _, var in terms], [min(rate, required) for rate, _ in terms]
+        )
+        self.model.add(SERVED_SCALE * served + required * short >= SERVED_SCALE * required)
+        count = _total(var for _, var in terms)
+        m = workload.replicas
+        self.model.add(SERVED_SCALE * count + m * short >= SERVED_SCALE * m)
+
+    def shortfall_weight(self, workload: Workload) -> int:
+        """Stage-1 weight of one unit of `unplaced[w]`: priority, scaled like the layout-count
+        model's (a fully served throughput workload weighs priority x replicas)."""
+        if not any(w.is_throughput for w in self.problem.workloads):
+            return workload.priority
+        if workload.is_throughput:
+            return workload.priority * workload.replicas
+        return workload.priority * SERVED_SCALE
+
+    def shortfall_cap(self, workload: Workload) -> int:
+        return SERVED_SCALE if workload.is_throughput else workload.replicas
 
     def _add_spread(self) -> None:
         """Replicas of a spread workload sit on distinct GPUs."""
@@ -202,9 +257,10 @@ class PerGpuModel:
 
     def placed_weight(self) -> cp_model.LinearExpr:
         workloads = self.problem.workloads
-        demand = sum(w.priority * w.replicas for w in workloads)
+        demand = sum(self.shortfall_weight(w) * self.shortfall_cap(w) for w in workloads)
         missing = [self.unplaced[w.name] for w in workloads]
-        return demand - cp_model.LinearExpr.weighted_sum(missing, [w.priority for w in workloads])
+        weights = [self.shortfall_weight(w) for w in workloads]
+        return demand - cp_model.LinearExpr.weighted_sum(missing, weights)
 
     def cost_units(self) -> cp_model.LinearExpr:
         prices = [price_units(gpu.pool.cost_per_hour) for gpu in self.gpus]
@@ -303,6 +359,8 @@ def greedy_solution(pergpu: PerGpuModel) -> dict[int, int]:
     )
     placed: dict[str, int] = defaultdict(int)
     for workload in biggest_first:
+        if workload.is_throughput:
+            continue  # hinted as fully unserved; the solver sizes it
         for _ in range(workload.replicas):
             # GPUs already paid for first, then the cheapest new one.
             order = [g for g in cheap_first if carved[g]] + [
@@ -328,6 +386,8 @@ def greedy_solution(pergpu: PerGpuModel) -> dict[int, int]:
             solution[pergpu.a[name, (g, profile.name)].index] += 1
     for workload in pergpu.problem.workloads:
         missing = workload.replicas - placed[workload.name]
+        if workload.is_throughput:
+            missing = SERVED_SCALE
         solution[pergpu.unplaced[workload.name].index] = missing
     return solution
 
@@ -425,7 +485,8 @@ def solve_per_gpu(
 def _placed_weight_of(pergpu: PerGpuModel, staged: _StagedSolver) -> int:
     """placed_weight() evaluated on the current solution."""
     return sum(
-        w.priority * (w.replicas - staged.value(pergpu.unplaced[w.name]))
+        pergpu.shortfall_weight(w)
+        * (pergpu.shortfall_cap(w) - staged.value(pergpu.unplaced[w.name]))
         for w in pergpu.problem.workloads
     )
 
@@ -486,7 +547,7 @@ def _unplaced(pergpu: PerGpuModel, staged: _StagedSolver, catalog: Catalog) -> l
     unplaced = []
     for workload in pergpu.problem.workloads:
         missing = staged.value(pergpu.unplaced[workload.name])
-        if missing:
+        if missing and not workload.is_throughput:  # assemble_plan words throughput entries
             reason = unplaced_reason(workload, pergpu.problem, catalog)
             unplaced.append(Unplaced(workload=workload.name, replicas=missing, reason=reason))
     return unplaced

@@ -21,6 +21,11 @@ class PlanInstance(BaseModel):
     start: int = Field(ge=0)
     workload: str | None = None
     replica: int | None = Field(default=None, ge=0)
+    # The measured configuration an instance serving a throughput workload runs (performance
+    # table row); null for count workloads and spare instances.
+    batch_size: int | None = Field(default=None, ge=1)
+    processes: int | None = Field(default=None, ge=1)
+    throughput_rps: float | None = Field(default=None, gt=0)
 
 
 class PlanGpu(BaseModel):
@@ -38,6 +43,8 @@ class Unplaced(BaseModel):
     workload: str
     replicas: int = Field(ge=1)
     reason: str
+    # Throughput workloads: the rate left unserved (`replicas` is then the instances missing).
+    requests_per_second: float | None = Field(default=None, ge=0)
 
 
 class PoolSummary(BaseModel):
@@ -57,6 +64,18 @@ class PoolSummary(BaseModel):
     )
 
 
+class ThroughputServed(BaseModel):
+    """One throughput workload in the summary: the rate asked and the rate the plan serves."""
+
+    workload: str
+    model: str
+    required_rps: float
+    served_rps: float
+    latency_ms: float | None = None
+    instances: int
+    profiles: dict[str, int] = Field(description="instances per profile (the chosen mix)")
+
+
 class Summary(BaseModel):
     """Numbers people read first; all derived from the plan and the inputs."""
 
@@ -74,6 +93,9 @@ class Summary(BaseModel):
     memory_utilization: float = Field(description="demanded GiB / usable GiB of used GPUs")
     stranded_units: int = Field(description="axis units of used GPUs hosting no replica")
     spare_instances: int = Field(description="instances carved but hosting no replica")
+    throughput: list[ThroughputServed] = Field(
+        default_factory=list, description="served vs required rate per throughput workload"
+    )
 
 
 class SolverStats(BaseModel):
@@ -93,6 +115,155 @@ class SolverStats(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+# --- re-planning from the running fleet (docs/design.md, "The running fleet") ----------------
+
+GpuChangeKind = Literal["re-carved", "released", "new", "temporary", "restored"]
+WaveKind = Literal["carve", "drain", "moves", "cleanup"]
+
+
+class InstanceSlot(BaseModel):
+    """Where a replica runs: one instance of one GPU."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pool: str
+    index: int = Field(ge=0)
+    profile: str
+    start: int = Field(ge=0)
+
+
+class CarvedInstance(BaseModel):
+    """One instance of a layout a wave gives a GPU."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str
+    start: int = Field(ge=0)
+
+
+class GpuChange(BaseModel):
+    """A GPU a wave re-partitions: `instances` is the layout it has after the wave.
+
+    `new`: a GPU hosting nothing now carved for the plan; `re-carved` / `released`: a GPU hosting
+    replicas now, drained first; `temporary`: an idle GPU carved to host replicas during the
+    rollout only; `restored`: such a GPU given back at the end.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pool: str
+    index: int = Field(ge=0)
+    node: str
+    device: int = Field(ge=0)
+    change: GpuChangeKind
+    instances: list[CarvedInstance]
+
+
+class RolloutMove(BaseModel):
+    """One replica leaving `from_slot` and/or starting on `to_slot`.
+
+    `from_slot` None: a replica started (a scale-up); `to_slot` None: a replica stopped (a
+    scale-down, or a workload no longer asked for). A `temporary` replica runs on `to_slot` from
+    `start_wave` to `stop_wave` (extra capacity that keeps a floor during the rollout).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str
+    from_slot: InstanceSlot | None = None
+    to_slot: InstanceSlot | None = None
+    start_wave: int | None = Field(default=None, ge=1, description="wave starting `to_slot`")
+    start_before_drain: bool = Field(
+        default=False,
+        description="started before the wave's drain (make-before-break) rather than after its "
+        "relabel",
+    )
+    stop_wave: int | None = Field(
+        default=None, ge=1, description="wave stopping `from_slot` (temporary: `to_slot`)"
+    )
+    temporary: bool = False
+
+
+class Wave(BaseModel):
+    """One step of the rollout, in four phases: start replicas on instances that exist and are
+    free; stop the replicas leaving (drain); relabel `nodes` with `node_configs` (every GPU in
+    `gpus` takes its new layout); start replicas on the instances that now exist."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=1)
+    kind: WaveKind
+    nodes: list[str]
+    node_configs: dict[str, str] = Field(description="node -> nvidia.com/mig.config value")
+    gpus: list[GpuChange]
+    moves: list[RolloutMove] = Field(
+        description="moves whose stop (or, without one, whose start) is in this wave"
+    )
+    lowest_running: dict[str, int] = Field(
+        default_factory=dict,
+        description="per workload stopping or starting here, its running replicas after the "
+        "drain (the wave's low point)",
+    )
+
+
+class Dip(BaseModel):
+    """A workload whose floor (replicas - max_unavailable) no wave order kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str
+    floor: int = Field(ge=0)
+    lowest: int = Field(ge=0)
+    by: int = Field(ge=1, description="floor - lowest")
+    waves: list[int] = Field(description="waves in which it runs below its floor")
+
+
+class GpuState(BaseModel):
+    """How the plan treats one GPU that hosts a replica now or is carved in the plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pool: str
+    index: int = Field(ge=0)
+    state: Literal["kept", "re-carved", "released", "new"]
+
+
+class Transition(BaseModel):
+    """From the running fleet to the plan: the diff and a make-before-break rollout."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_cost_per_hour: float
+    kept: int = Field(ge=0)
+    recarved: int = Field(ge=0)
+    released: int = Field(ge=0)
+    new: int = Field(ge=0)
+    moved_replicas: int = Field(ge=0)
+    moved_by_workload: dict[str, int] = Field(default_factory=dict)
+    nodes_touched: int = Field(ge=0)
+    wave_size: int = Field(default=1, ge=1)
+    # The budgets the plan was made under (None: no limit); the validator checks them.
+    max_recarve: int | None = Field(default=None, ge=0)
+    max_moves: int | None = Field(default=None, ge=0)
+    floors: dict[str, int] = Field(
+        default_factory=dict, description="per workload, the replicas that must keep running"
+    )
+    gpu_states: list[GpuState] = Field(default_factory=list)
+    waves: list[Wave] = Field(default_factory=list)
+    dips: list[Dip] = Field(default_factory=list)
+    extra_gpus_needed: dict[str, int] = Field(
+        default_factory=dict,
+        description="per pool, the fewest extra idle GPUs found that avoid every dip",
+    )
+    max_recarve: int | None = Field(default=None, description="the budget the plan was made under")
+    max_moves: int | None = Field(default=None, description="the budget the plan was made under")
+    mig_configs: dict[str, list[dict]] = Field(
+        default_factory=dict,
+        description="every mig-parted config a wave labels a node with: name -> entries",
+    )
+    notes: list[str] = Field(default_factory=list)
+
+
 HOURS_PER_MONTH = 730
 
 
@@ -107,6 +278,7 @@ class Plan(BaseModel):
     summary: Summary | None = None
     solver: SolverStats | None = None
     inputs_sha256: str | None = None
+    transition: Transition | None = None
 
     def to_json(self, indent: int | None = 1) -> str:
         return self.model_dump_json(indent=indent, exclude_none=False)

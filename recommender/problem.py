@@ -26,11 +26,39 @@ class Workload(BaseModel):
     priority: int = Field(default=1, ge=1)
     media: bool = False
     spread: bool = False
+    max_unavailable: int = Field(
+        default=1,
+        ge=0,
+        description="replicas that may be down at once during a rollout (like a Kubernetes "
+        "PodDisruptionBudget's maxUnavailable)",
+    )
+    # Throughput demand (docs/design.md, "Throughput demand"): with `requests_per_second` set,
+    # the planner decides how many instances of which profiles serve the rate, `replicas` is the
+    # minimum number of instances, and the performance table says what one instance serves.
+    requests_per_second: float | None = Field(
+        default=None, gt=0, description="the rate to serve; None: a count workload"
+    )
+    latency_ms: float | None = Field(
+        default=None, gt=0, description="latency objective a configuration must meet"
+    )
+    model: str | None = Field(
+        default=None, min_length=1, description="performance-table model; None: the name"
+    )
     line: int | None = Field(default=None, exclude=True, description="CSV line, for messages")
 
     @property
     def memory_mib(self) -> float:
         return self.memory_gb * 1024
+
+    @property
+    def is_throughput(self) -> bool:
+        """Whether the planner sizes this workload by rate (else by replica count)."""
+        return self.requests_per_second is not None
+
+    @property
+    def performance_model(self) -> str:
+        """The key into the performance table: `model`, or the workload's name."""
+        return self.model or self.name
 
     def allows(self, gpu_model: str) -> bool:
         return self.gpu_models is None or gpu_model in self.gpu_models
@@ -49,6 +77,24 @@ class Pool(BaseModel):
     line: int | None = Field(default=None, exclude=True)
 
 
+class PerformanceRow(BaseModel):
+    """One measured configuration: what one instance of `profile` on `gpu_model` serves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(min_length=1)
+    gpu_model: str = Field(description="catalog model key")
+    profile: str = Field(min_length=1)
+    throughput_rps: float = Field(gt=0, description="requests per second one instance serves")
+    latency_ms: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, ge=1)
+    processes: int = Field(default=1, ge=1, description="processes sharing the instance (MPS)")
+    memory_gb: float | None = Field(
+        default=None, gt=0, description="instance memory it needs; None: the workload's"
+    )
+    line: int | None = Field(default=None, exclude=True)
+
+
 class Problem(BaseModel):
     """What the planner is asked: the workloads and the fleet they may use."""
 
@@ -56,6 +102,8 @@ class Problem(BaseModel):
 
     workloads: tuple[Workload, ...]
     pools: tuple[Pool, ...]
+    # Measured configurations for throughput workloads (empty: count workloads only).
+    performance: tuple[PerformanceRow, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Problem:

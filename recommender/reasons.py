@@ -14,10 +14,14 @@ a profile's usable memory.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from recommender.catalog import Catalog, Profile
 from recommender.problem import Pool, Problem, Workload
 from recommender.rules import MEMORY_TOLERANCE_MIB, fits
+
+if TYPE_CHECKING:
+    from recommender.throughput import PerformanceIndex
 
 # How many pool names a reason lists before it says "and N more".
 MAX_NAMED_POOLS = 4
@@ -132,4 +136,51 @@ def unplaced_reason(workload: Workload, problem: Problem, catalog: Catalog) -> s
         return spread_short_reason(workload, hosts)
     if workload.media:
         return MEDIA_PROFILES_TAKEN
+    return capacity_reason(hosts)
+
+
+def throughput_reason(
+    workload: Workload, problem: Problem, catalog: Catalog, index: PerformanceIndex
+) -> str:
+    """Why a throughput workload is not (fully) served, as specifically as the inputs tell.
+
+    First what the performance table lacks (its model, rows on the GPU models it may use, a
+    configuration meeting its latency objective, one whose memory fits), then capacity.
+    """
+    model = workload.performance_model
+    if not index.has_rows(workload):
+        known = ", ".join(sorted(index.models)) or "none"
+        return f"the performance table has no row for model '{model}' (models: {known})"
+    allowed = [p for p in problem.pools if workload.allows(p.gpu_model)]
+    keys = sorted({p.gpu_model for p in allowed})
+    if not keys:
+        names = ", ".join(workload.gpu_models) if workload.gpu_models else "any"
+        return f"no pool has a GPU model it may run on ({names})"
+    measured = [key for key in keys if index.has_rows(workload, key)]
+    if not measured:
+        return (
+            f"the performance table has no row for model '{model}' on the GPU models it may "
+            f"use ({', '.join(keys)})"
+        )
+    rows = [row for row in problem.performance if row.model == model and row.gpu_model in measured]
+    fast = [
+        r
+        for r in rows
+        if workload.latency_ms is None
+        or r.latency_ms is None
+        or r.latency_ms <= workload.latency_ms
+    ]
+    if not fast:
+        quickest = min(r.latency_ms for r in rows if r.latency_ms is not None)
+        return (
+            f"no measured configuration of '{model}' meets latency_ms {workload.latency_ms:g} "
+            f"(the fastest has {quickest:g} ms)"
+        )
+    hosts = [p for p in allowed if index.options(workload, p.gpu_model, catalog.model(p.gpu_model))]
+    if not hosts:
+        return (
+            f"no measured configuration of '{model}' that meets its latency objective fits a "
+            f"profile it may use ({workload.memory_gb:g} GiB unless the row says otherwise, "
+            f"{workload.compute_slices}g{', media' if workload.media else ''})"
+        )
     return capacity_reason(hosts)

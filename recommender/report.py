@@ -40,6 +40,24 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
+# Below this the gap is float noise of a proven optimum, not a gap.
+GAP_NOISE = 1e-9
+SMALLEST_SHOWN_GAP = 0.0001
+
+
+def format_gap(gap: float | None) -> str:
+    """The relative gap between cost and proven bound as people read it, in the CLI and on the
+    page alike: two decimals (`0.02%`), `<0.01%` for a gap too small for them (never a
+    misleading `0.00%`), `0.00%` only when there is none, `n/a` without a bound."""
+    if gap is None:
+        return "n/a"
+    if gap <= GAP_NOISE:
+        return "0.00%"
+    if gap < SMALLEST_SHOWN_GAP:
+        return "<0.01%"
+    return f"{gap:.2%}"
+
+
 # --- solver progress ---------------------------------------------------------------------------
 
 
@@ -68,6 +86,7 @@ def format_plan_summary(plan: Plan, problem: Problem, catalog: Catalog) -> str:
         _status_lines(plan),
         _pool_lines(plan),
         _layout_lines(plan, problem, catalog),
+        _throughput_lines(plan),
         _unplaced_lines(plan),
         _solver_lines(plan),
     ]
@@ -81,9 +100,7 @@ def _status_lines(plan: Plan) -> list[str]:
         f"cost:          {_money(plan.cost_per_hour)}/h  "
         f"({_money(plan.cost_per_hour * HOURS_PER_MONTH)}/month at {HOURS_PER_MONTH} h)"
     )
-    gap = "n/a"
-    if summary is not None and summary.gap is not None:
-        gap = f"{summary.gap:.2%}"
+    gap = format_gap(summary.gap if summary is not None else None)
     lines.append(f"lower bound:   {_money(plan.lower_bound_per_hour)}/h  (gap {gap})")
     if summary is None:
         return lines
@@ -138,6 +155,25 @@ def _layout_lines(plan: Plan, problem: Problem, catalog: Catalog) -> list[str]:
     return ["layouts:", *lines] if lines else []
 
 
+def _throughput_lines(plan: Plan) -> list[str]:
+    """Per throughput workload: required vs served rate and the chosen profile mix."""
+    if plan.summary is None or not plan.summary.throughput:
+        return []
+    rows = [
+        [
+            row.workload,
+            row.model,
+            f"{row.required_rps:,.6g}",
+            f"{row.served_rps:,.6g}",
+            "-" if row.latency_ms is None else f"{row.latency_ms:g}",
+            ", ".join(f"{n} x {p}" for p, n in sorted(row.profiles.items())) or "-",
+        ]
+        for row in plan.summary.throughput
+    ]
+    header = ["workload", "model", "required rps", "served rps", "latency ms", "instances"]
+    return ["throughput (served vs required):", *format_table(header, rows, indent=2)]
+
+
 def _unplaced_lines(plan: Plan) -> list[str]:
     if not plan.unplaced:
         return []
@@ -145,7 +181,12 @@ def _unplaced_lines(plan: Plan) -> list[str]:
     lines = [f"unplaced workloads ({len(plan.unplaced)}, {total} replicas):"]
     for item in plan.unplaced:
         replicas = "replica" if item.replicas == 1 else "replicas"
-        lines.append(f"  {item.workload}: {item.replicas} {replicas}: {item.reason}")
+        unserved = (
+            f" ({item.requests_per_second:,.6g} requests/s unserved)"
+            if item.requests_per_second
+            else ""
+        )
+        lines.append(f"  {item.workload}: {item.replicas} {replicas}{unserved}: {item.reason}")
     return lines
 
 

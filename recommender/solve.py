@@ -3,6 +3,10 @@
 Stage 1 maximizes priority-weighted placed replicas; stage 2 keeps that level and minimizes cost
 per hour, then GPUs used. Each stage starts from the best solution known so far (stage 2 from
 stage 1's), so a time limit always returns the best plan found with the proven bound.
+
+Re-planning from the running fleet (`SolveOptions.current`): the budgets are hard constraints of
+every stage, stage 1 starts from "change nothing", stage 2 minimizes cost alone, and stage 3 keeps
+that cost and minimizes moved replicas, then re-carved GPUs, then fragmentation.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from typing import Any
 from recommender.assemble import assemble_plan
 from recommender.catalog import Catalog
 from recommender.cpsat import PRICE_SCALE, SAFE_MAGNITUDE, check_magnitude
-from recommender.expand import expand, solution_from_gpus
+from recommender.expand import expand, solution_from_current, solution_from_gpus
 from recommender.formulation import Formulation, build_formulation
-from recommender.greedy import best_fit_decreasing
+from recommender.greedy import Packing, best_fit_decreasing
 from recommender.model import (
     LayoutCountModel,
     Solution,
@@ -26,10 +30,12 @@ from recommender.model import (
     lp_relaxation_bound,
     run_stage,
 )
-from recommender.plan import Plan, SolverStats, Status, Unplaced
+from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
 from recommender.problem import Problem
 from recommender.reasons import unplaced_reason
+from recommender.sizing import as_count_problem, per_slice_sizing, restore
 from recommender.summary import plan_cost
+from recommender.throughput import configure, has_throughput
 
 # Relative gap at which a cost counts as proven optimal: 0.001% (MIP solvers use 0.01%). Closing
 # the last few price units can take CP-SAT minutes on 200 GPUs and changes no decision.
@@ -50,6 +56,16 @@ class SolveOptions:
     relative_gap: float = 0.0
     # Start the placement stage from the best-fit-decreasing plan.
     warm_start: bool = True
+    # The running fleet to re-plan from (`reading.load_current`); None plans an empty fleet.
+    current: list[PlanGpu] | None = None
+    # Disruption budgets (hard limits; only with `current`): GPUs hosting replicas now that get
+    # a different layout, and replicas placed anywhere but on their current slot of a kept GPU.
+    max_recarve: int | None = None
+    max_moves: int | None = None
+    # Nodes per rollout wave in the plan's transition.
+    wave_size: int = 1
+    # Share of the time left after stage 1 that the cost stage may use when re-planning.
+    cost_share: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ def solve(
     if placement.solution is None:
         return _no_plan(run, placement)
     cost = _cost_stage(run, placement)
+    if run.formulation.replanning:
+        _disruption_stage(run, cost)
     return _finish(run, placement, cost)
 
 
@@ -108,9 +126,11 @@ class _Run:
         started = time.perf_counter()
         # The limit covers everything: building, both stages, the LP bound and the expansion.
         deadline = started + options.time_limit_seconds - _finishing_reserve(problem)
-        formulation = build_formulation(problem, catalog)
+        formulation = build_formulation(problem, catalog, options.current)
         lcm = LayoutCountModel(formulation)
         lcm.add_all_constraints()
+        if formulation.replanning:
+            lcm.add_budgets(options.max_recarve, options.max_moves)
         variables, constraints = lcm.size()
         return cls(
             problem,
@@ -167,8 +187,10 @@ def _placement_stage(run: _Run) -> StageResult:
     """Stage 1: place as much priority-weighted demand as possible."""
     lcm = run.lcm
     lcm.model.minimize(lcm.shortfall())
-    if run.options.warm_start:
-        greedy = best_fit_decreasing(run.problem, run.catalog)
+    if run.formulation.replanning:
+        lcm.hint(solution_from_current(run.formulation))  # feasible under any budget
+    elif run.options.warm_start:
+        greedy = warm_start_packing(run.problem, run.catalog)
         lcm.hint(solution_from_gpus(run.formulation, greedy.gpus))
     stage = run_stage(
         lcm,
@@ -188,6 +210,10 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
     placed = _placed(run, placement)
     lcm.model.add(lcm.shortfall() <= round(placement.objective or 0))
     weight, notes = _cost_weight(lcm)
+    share = 1.0
+    if run.formulation.replanning:
+        # Moves and re-carves rank above the fragmentation tie-break: stage 3 takes them all.
+        weight, notes, share = 1, [], run.options.cost_share
     if weight == 1:
         lcm.model.minimize(lcm.cost())
     else:
@@ -202,7 +228,7 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
     # the tie-breaker, which could otherwise use the whole time limit on large fleets.
     stage = run_stage(
         lcm,
-        run.remaining(),
+        run.remaining() * share,
         run.options.workers,
         run.options.seed,
         on_solution=on_cost,
@@ -235,6 +261,62 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
             outcome.bound = _units_bound(relaxed, weight)
             outcome.bound_source = "LP relaxation of the cost stage (GLOP)"
     return outcome
+
+
+def _disruption_stage(run: _Run, cost: _CostOutcome) -> None:
+    """Stage 3 (re-planning): keep the cost found, minimize moved replicas, then re-carved GPUs,
+    then fragmentation; packed into as few solves as CP-SAT's integers allow."""
+    lcm = run.lcm
+    lcm.model.add(lcm.cost() <= lcm.cost_value(cost.solution))
+    terms = [
+        ("moved replicas", lcm.moved(), lcm.max_moved()),
+        ("re-carved GPUs", lcm.recarved(), lcm.max_recarved()),
+        ("fragmentation", lcm.fragmentation(), lcm.max_fragmentation()),
+    ]
+    levels = lexicographic_levels([largest for _, _, largest in terms])
+    for position, (first, end) in enumerate(levels):
+        level = terms[first:end]
+        objective = sum(
+            weight * expression
+            for (_, expression, _), weight in zip(level, level_weights(level), strict=True)
+        )
+        lcm.model.minimize(objective)
+        lcm.hint(cost.solution)
+        share = 1.0 / (len(levels) - position)
+        stage = run_stage(lcm, run.remaining() * share, run.options.workers, run.options.seed)
+        names = ", ".join(name for name, _, _ in level)
+        cost.notes.append(f"re-planning stage ({names}): {stage.status}")
+        if stage.solution is None or stage.objective is None:
+            return
+        cost.solution = stage.solution
+        lcm.model.add(objective <= round(stage.objective))
+
+
+def lexicographic_levels(largest: list[int]) -> list[tuple[int, int]]:
+    """Consecutive objective terms (given by their largest values) packed into weighted sums
+    that stay below SAFE_MAGNITUDE: (first, end) index ranges, one solve each."""
+    levels: list[tuple[int, int]] = []
+    first = 0
+    while first < len(largest):
+        end, span = first + 1, largest[first] + 1
+        while end < len(largest) and span * (largest[end] + 1) < SAFE_MAGNITUDE:
+            span *= largest[end] + 1
+            end += 1
+        check_magnitude("a re-planning objective", span)
+        levels.append((first, end))
+        first = end
+    return levels
+
+
+def level_weights(level: list[tuple[str, Any, int]]) -> list[int]:
+    """Weights that make a weighted sum lexicographic: each term outweighs all that follow."""
+    weights = []
+    for position in range(len(level)):
+        weight = 1
+        for _, _, largest in level[position + 1 :]:
+            weight *= largest + 1
+        weights.append(weight)
+    return weights
 
 
 def _cost_weight(lcm: LayoutCountModel) -> tuple[int, list[str]]:
@@ -285,6 +367,10 @@ def _finish(run: _Run, placement: StageResult, cost: _CostOutcome) -> Plan:
             layouts=sum(len(p.layouts) for p in run.formulation.pools),
             notes=notes,
         ),
+        current=run.options.current,
+        wave_size=run.options.wave_size,
+        max_recarve=run.options.max_recarve,
+        max_moves=run.options.max_moves,
     )
 
 
@@ -297,7 +383,8 @@ def _unplaced(run: _Run, placed: dict[str, int]) -> list[Unplaced]:
             reason=unplaced_reason(w, run.problem, run.catalog),
         )
         for w in run.problem.workloads
-        if placed.get(w.name, 0) < w.replicas
+        # Throughput workloads: `assemble_plan` derives their entries from the served rate.
+        if placed.get(w.name, 0) < w.replicas and not w.is_throughput
     ]
 
 
@@ -322,13 +409,25 @@ def _no_plan(run: _Run, placement: StageResult) -> Plan:
         status="unknown",
         lower_bound_per_hour=0.0,
         solver=run.stats(placement.status),
+        current=run.options.current,
+        wave_size=run.options.wave_size,
+        max_recarve=run.options.max_recarve,
+        max_moves=run.options.max_moves,
     )
 
 
 def _placed(run: _Run, stage: StageResult) -> int:
     """Replicas a stage's solution places."""
     assert stage.solution is not None
-    return run.problem.total_replicas - sum(stage.solution.unplaced.values())
+    if run.formulation.served_scale == 1:
+        return run.problem.total_replicas - sum(stage.solution.unplaced.values())
+    # With throughput workloads: count replicas placed plus throughput instances placed.
+    counted = {c.index for c in run.formulation.classes if c.throughput is None}
+    left_out = sum(n for c, n in stage.solution.unplaced.items() if c in counted)
+    replicas = sum(c.demand for c in run.formulation.classes if c.index in counted)
+    instances = sum(n for (c, _, _), n in stage.solution.placed.items() if c not in counted)
+    instances += sum(n for (c, *_), n in stage.solution.spread_placed.items() if c not in counted)
+    return replicas - left_out + instances
 
 
 def _finishing_reserve(problem: Problem) -> float:
@@ -350,3 +449,14 @@ def _units_bound(bound: float | None, weight: int) -> float:
     if bound is None:
         return 0.0
     return max(0.0, math.ceil((bound - (weight - 1)) / weight - 1e-9)) / PRICE_SCALE
+
+
+def warm_start_packing(problem: Problem, catalog: Catalog) -> Packing:
+    """The greedy plan that hints the placement stage: best fit decreasing, with throughput
+    workloads first sized by the per-slice configurator (`sizing.py`)."""
+    if not has_throughput(problem):
+        return best_fit_decreasing(problem, catalog)
+    count = as_count_problem(problem, catalog, per_slice_sizing)
+    packed = best_fit_decreasing(count.problem, catalog)
+    gpus, unplaced = restore(count, packed.gpus, packed.unplaced)
+    return Packing(configure(gpus, problem, catalog), unplaced)

@@ -9,6 +9,7 @@ from recommender.catalog import Catalog
 from recommender.plan import HOURS_PER_MONTH, PlanGpu, PoolSummary, Summary, Unplaced
 from recommender.problem import Pool, Problem
 from recommender.rules import full_gpu_memory_gib
+from recommender.throughput import has_throughput, throughput_summary
 
 
 def plan_cost(gpus: list[PlanGpu], problem: Problem) -> float:
@@ -71,14 +72,19 @@ def summarize(
                 spare += 1
                 continue
             workload = by_name[inst.workload]
-            pool.demand_compute += workload.compute_slices
+            # A throughput instance is sized to serve a rate: all of its compute is in use.
+            pool.demand_compute += (
+                model.profile(inst.profile).compute_slices
+                if workload.is_throughput
+                else workload.compute_slices
+            )
             pool.demand_memory += workload.memory_gb
             busy_units += model.profile(inst.profile).span
         stranded += model.placement_units - busy_units
     overall = _Usage()
     for pool_usage in usage.values():
         overall.add(pool_usage)
-    total = problem.total_replicas
+    total = replicas_total(gpus, unplaced, problem)
     missing = sum(u.replicas for u in unplaced)
     gap = (cost - lower_bound_per_hour) / lower_bound_per_hour if lower_bound_per_hour > 0 else None
     if gap is None and cost == 0:
@@ -98,7 +104,24 @@ def summarize(
         memory_utilization=overall.memory_utilization,
         stranded_units=stranded,
         spare_instances=spare,
+        throughput=throughput_summary(gpus, problem),
     )
+
+
+def replicas_total(gpus: list[PlanGpu], unplaced: list[Unplaced], problem: Problem) -> int:
+    """Replicas in all: a count workload's `replicas`; for a throughput workload, the instances
+    the plan gives it plus those its unplaced entry says are missing (the planner sizes it)."""
+    if not has_throughput(problem):
+        return problem.total_replicas
+    sized = {w.name for w in problem.workloads if w.is_throughput}
+    hosted = sum(
+        1
+        for gpu in gpus
+        for inst in gpu.instances
+        if inst.workload is not None and inst.workload in sized
+    )
+    missing = sum(u.replicas for u in unplaced if u.workload in sized)
+    return sum(w.replicas for w in problem.workloads if not w.is_throughput) + hosted + missing
 
 
 def _pool_summary(pool: Pool, usage: _Usage) -> PoolSummary:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from recommender.catalog import Catalog, GpuModel, Profile
 from recommender.plan import Plan, PlanGpu, PlanInstance
-from recommender.problem import Pool, Problem, Workload
+from recommender.problem import PerformanceRow, Pool, Problem, Workload
 
 # Costs are sums of a few prices; anything beyond rounding noise is a real disagreement.
 COST_TOLERANCE = 1e-6
@@ -27,11 +27,21 @@ COST_TOLERANCE = 1e-6
 MEMORY_TOLERANCE_MIB = 1e-6
 
 
-def validate_plan(plan: Plan | dict | str | bytes, problem: Problem, catalog: Catalog) -> list[str]:
+def validate_plan(
+    plan: Plan | dict | str | bytes,
+    problem: Problem,
+    catalog: Catalog,
+    current: list[PlanGpu] | None = None,
+    *,
+    max_recarve: int | None = None,
+    max_moves: int | None = None,
+) -> list[str]:
     """Every way `plan` breaks the placement rules or the plan contract (empty list = valid).
 
     `plan` may be a `Plan`, a dict or JSON text; if it does not fit the plan schema the schema
-    errors are returned as the violations (nothing is raised).
+    errors are returned as the violations (nothing is raised). With `current` (the running fleet
+    the plan was made from) its `transition` is recomputed and checked too, and the budgets
+    (given here, or recorded in the transition) are checked against the recomputed counts.
     """
     parsed, schema_errors = _parse_plan(plan)
     if parsed is None:
@@ -48,6 +58,9 @@ def validate_plan(plan: Plan | dict | str | bytes, problem: Problem, catalog: Ca
     violations += _check_replica_counts(parsed, problem, placed)
     violations += _check_cost(parsed, gpus)
     violations += _check_summary(parsed, gpus, placed)
+    if current is not None:
+        violations += _check_transition(parsed, problem, current, max_recarve, max_moves)
+    violations += _check_throughput(parsed, gpus, problem)
     return violations
 
 
@@ -337,7 +350,9 @@ def _hosted_replica(
     workload = workloads.get(instance.workload)
     if workload is None:
         return None, [f"{where}: hosts unknown workload '{instance.workload}'"]
-    if not 0 <= instance.replica < workload.replicas:
+    # A throughput workload's instance count is the planner's decision: any index is fine
+    # (duplicates are caught by _check_hosting).
+    if not workload.is_throughput and not 0 <= instance.replica < workload.replicas:
         return None, [
             f"{where}: hosts {workload.name} replica {instance.replica}, but {workload.name} "
             f"has {workload.replicas} replica(s) (0..{workload.replicas - 1})"
@@ -353,7 +368,8 @@ def _check_fit(
     what = f"{where}: hosts {workload.name} replica {replica}"
     violations: list[str] = []
     needed_mib = workload.memory_gb * 1024
-    if profile.memory_mib + MEMORY_TOLERANCE_MIB < needed_mib:
+    # A throughput instance's memory need is its configuration's (`_check_throughput`).
+    if not workload.is_throughput and profile.memory_mib + MEMORY_TOLERANCE_MIB < needed_mib:
         violations.append(
             f"{what}, which needs {workload.memory_gb:g} GiB of memory; {profile.name} has "
             f"{profile.memory_mib / 1024:.2f} GiB ({profile.memory_mib} MiB usable)"
@@ -403,6 +419,8 @@ def _check_replica_counts(plan: Plan, problem: Problem, placed: dict[str, set[in
         if times > 1:
             violations.append(f"unplaced: {name} is listed {times} times (list a workload once)")
     for workload in problem.workloads:
+        if workload.is_throughput:
+            continue  # served rate and minimum instances: _check_throughput
         placed_count = len(placed.get(workload.name, set()))
         unplaced_count = unplaced[workload.name]
         if placed_count + unplaced_count != workload.replicas:
@@ -478,4 +496,471 @@ def _check_summary(plan: Plan, gpus: list[_GpuView], placed: dict[str, set[int]]
             f"summary.replicas_placed is {summary.replicas_placed}, but the plan places "
             f"{placed_count} replica(s)"
         )
+    return violations
+
+
+# --- throughput workloads (docs/design.md, "Throughput demand") --------------------------------
+
+# Served and required rates are sums of floats; a relative difference below this is rounding.
+RATE_TOLERANCE = 1e-9
+
+
+def _qualifying_rows(
+    workload: Workload, gpu: _GpuView, profile: Profile, problem: Problem
+) -> list[PerformanceRow]:
+    """The table's rows a throughput workload may run on this instance, by the rule read from
+    the design, not from the planner's code: same model, GPU model and profile; latency at most
+    the objective (rows without a latency always qualify); memory (the row's, else the
+    workload's), compute, media and allowed GPU models fit."""
+    assert gpu.model is not None
+    key = workload.model or workload.name
+    if workload.gpu_models is not None and gpu.model_key not in workload.gpu_models:
+        return []
+    if profile.compute_slices < workload.compute_slices:
+        return []
+    if workload.media and not profile_carries_media(gpu.model, profile):
+        return []
+    found = []
+    for row in problem.performance:
+        if (row.model, row.gpu_model, row.profile) != (key, gpu.model_key, profile.name):
+            continue
+        if (
+            workload.latency_ms is not None
+            and row.latency_ms is not None
+            and row.latency_ms > workload.latency_ms
+        ):
+            continue
+        memory_gb = row.memory_gb if row.memory_gb is not None else workload.memory_gb
+        if profile.memory_mib + MEMORY_TOLERANCE_MIB < memory_gb * 1024:
+            continue
+        found.append(row)
+    return found
+
+
+def _check_throughput(plan: Plan, gpus: list[_GpuView], problem: Problem) -> list[str]:
+    """Each throughput instance runs the best qualifying configuration and says so; every
+    throughput workload is served its rate with at least `replicas` instances, or is listed
+    unplaced with the unserved rate; count workloads' instances carry no configuration."""
+    workloads = {w.name: w for w in problem.workloads}
+    violations: list[str] = []
+    served: dict[str, float] = defaultdict(float)
+    instances: Counter[str] = Counter()
+    for gpu in gpus:
+        profiles = {p.name: p for p in gpu.model.profiles} if gpu.model is not None else {}
+        for instance in gpu.entry.instances:
+            where = f"{gpu.label}: {_instance_label(instance)}"
+            workload = workloads.get(instance.workload) if instance.workload else None
+            stated = (instance.batch_size, instance.processes, instance.throughput_rps)
+            if workload is None or not workload.is_throughput:
+                if any(value is not None for value in stated):
+                    violations.append(
+                        f"{where}: carries a configuration (batch_size, processes, "
+                        f"throughput_rps = {stated}) but hosts no throughput workload"
+                    )
+                continue
+            profile = profiles.get(instance.profile)
+            if profile is None:
+                continue  # reported by the layout check
+            rows = _qualifying_rows(workload, gpu, profile, problem)
+            instances[workload.name] += 1
+            if not rows:
+                violations.append(
+                    f"{where}: hosts throughput workload {workload.name}, but no measured "
+                    f"configuration of '{workload.model or workload.name}' qualifies on "
+                    f"{gpu.model_key} {profile.name}"
+                )
+                continue
+            best = max(row.throughput_rps for row in rows)
+            served[workload.name] += best
+            if instance.throughput_rps is None or not math.isclose(
+                instance.throughput_rps, best, rel_tol=RATE_TOLERANCE
+            ):
+                violations.append(
+                    f"{where}: states throughput_rps {instance.throughput_rps} for "
+                    f"{workload.name}; the best qualifying configuration serves {best:g}"
+                )
+            elif not any(
+                row.throughput_rps == best
+                and row.batch_size == instance.batch_size
+                and row.processes == instance.processes
+                for row in rows
+            ):
+                violations.append(
+                    f"{where}: batch_size {instance.batch_size} and processes "
+                    f"{instance.processes} are not those of a best qualifying configuration"
+                )
+    listed = {entry.workload: entry for entry in plan.unplaced}
+    for workload in problem.workloads:
+        if workload.requests_per_second is None:
+            continue
+        required = workload.requests_per_second
+        got = served.get(workload.name, 0.0)
+        count = instances.get(workload.name, 0)
+        full = got >= required * (1 - RATE_TOLERANCE) and count >= workload.replicas
+        entry = listed.get(workload.name)
+        what = (
+            f"{workload.name}: serves {got:g} of {required:g} requests/s with {count} "
+            f"instance(s) (at least {workload.replicas})"
+        )
+        if not full and entry is None:
+            violations.append(f"{what}, but is not listed as unplaced")
+        elif full and entry is not None:
+            violations.append(f"{what}: fully served, yet listed as unplaced")
+        elif entry is not None and entry.requests_per_second is not None:
+            short = max(0.0, required - got)
+            if not math.isclose(entry.requests_per_second, short, rel_tol=1e-6, abs_tol=1e-6):
+                violations.append(
+                    f"unplaced: {workload.name} states {entry.requests_per_second:g} requests/s "
+                    f"unserved; the plan leaves {short:g} unserved"
+                )
+    if plan.summary is not None:
+        for row in plan.summary.throughput:
+            expected = served.get(row.workload, 0.0)
+            if not math.isclose(row.served_rps, expected, rel_tol=1e-6, abs_tol=1e-6):
+                violations.append(
+                    f"summary.throughput: {row.workload} served_rps is {row.served_rps:g}, but "
+                    f"its instances serve {expected:g}"
+                )
+    return violations
+
+
+# --- re-planning from the running fleet (docs/design.md, "The running fleet") -------------------
+#
+# The definitions, restated here on purpose (the planner's own code is not trusted):
+# - a GPU hosting at least one running replica now is *kept* when the plan gives it exactly the
+#   same set of (profile, start), *re-carved* when it gives it another non-empty set, *released*
+#   when the plan leaves it empty; a GPU hosting nothing now that the plan carves is *new*;
+# - a replica runs now when its workload is still asked for and its replica index exists;
+# - moved replicas of a workload = its replicas placed by the plan minus the multiset
+#   intersection of its instance slots (pool, index, profile, start) now and in the plan,
+#   counted on kept GPUs only (a re-carved or released GPU restarts everything on it).
+
+
+def _running_now(instance: PlanInstance, problem: Problem) -> bool:
+    workloads = {w.name: w for w in problem.workloads}
+    workload = workloads.get(instance.workload or "")
+    return (
+        workload is not None
+        and instance.replica is not None
+        and (workload.is_throughput or instance.replica < workload.replicas)
+    )
+
+
+def gpu_changes(
+    current: list[PlanGpu], planned: list[PlanGpu], problem: Problem
+) -> dict[tuple[str, int], str]:
+    """(pool, index) -> kept | re-carved | released | new, by the definitions above."""
+    now = {(gpu.pool, gpu.index): gpu for gpu in current}
+    after = {(gpu.pool, gpu.index): gpu for gpu in planned if gpu.instances}
+    states: dict[tuple[str, int], str] = {}
+    for key, gpu in now.items():
+        if not any(_running_now(i, problem) for i in gpu.instances):
+            continue
+        if key not in after:
+            states[key] = "released"
+        elif _slot_set(after[key]) == _slot_set(gpu):
+            states[key] = "kept"
+        else:
+            states[key] = "re-carved"
+    for key in after:
+        states.setdefault(key, "new")
+    return states
+
+
+def _slot_set(gpu: PlanGpu) -> set[tuple[str, int]]:
+    return {(i.profile, i.start) for i in gpu.instances}
+
+
+def moved_by_workload(
+    current: list[PlanGpu], planned: list[PlanGpu], problem: Problem
+) -> dict[str, int]:
+    """Per workload placed by the plan, its moved replicas (definitions above)."""
+    states = gpu_changes(current, planned, problem)
+    now = {(gpu.pool, gpu.index): gpu for gpu in current}
+    placed: Counter[str] = Counter()
+    both: Counter[str] = Counter()
+    for gpu in planned:
+        hosted_after = Counter(
+            (i.workload, i.profile, i.start) for i in gpu.instances if i.workload is not None
+        )
+        placed.update(i.workload for i in gpu.instances if i.workload is not None)
+        if states.get((gpu.pool, gpu.index)) != "kept":
+            continue
+        hosted_now = Counter(
+            (i.workload, i.profile, i.start)
+            for i in now[gpu.pool, gpu.index].instances
+            if _running_now(i, problem)
+        )
+        for (workload, _, _), count in (hosted_now & hosted_after).items():
+            both[workload] += count
+    return {name: placed[name] - both[name] for name in placed}
+
+
+def _current_cost(current: list[PlanGpu], problem: Problem) -> float:
+    prices = {pool.pool: pool.cost_per_hour for pool in problem.pools}
+    return sum(prices.get(gpu.pool, 0.0) for gpu in current if gpu.instances)
+
+
+def _check_transition(
+    plan: Plan,
+    problem: Problem,
+    current: list[PlanGpu],
+    max_recarve: int | None,
+    max_moves: int | None,
+) -> list[str]:
+    """The plan's transition against the definitions recomputed from `current`, and the budgets."""
+    transition = plan.transition
+    if transition is None:
+        return ["the plan was made from a current state but has no transition"]
+    violations: list[str] = []
+    states = gpu_changes(current, plan.gpus, problem)
+    counts = Counter(states.values())
+    stated_counts = {
+        "kept": transition.kept,
+        "re-carved": transition.recarved,
+        "released": transition.released,
+        "new": transition.new,
+    }
+    for state, stated in stated_counts.items():
+        if stated != counts[state]:
+            violations.append(
+                f"transition: {stated} GPU(s) {state}, but {counts[state]} are by the definitions"
+            )
+    stated_states = {(s.pool, s.index): s.state for s in transition.gpu_states}
+    for key in sorted(set(states) | set(stated_states)):
+        if stated_states and stated_states.get(key) != states.get(key):
+            violations.append(
+                f"transition: GPU {key[0]}#{key[1]} is listed as {stated_states.get(key)}, "
+                f"but it is {states.get(key)} by the definitions"
+            )
+    moved = moved_by_workload(current, plan.gpus, problem)
+    total = sum(moved.values())
+    if transition.moved_replicas != total:
+        violations.append(
+            f"transition: {transition.moved_replicas} replica(s) moved, but {total} are by the "
+            "definitions"
+        )
+    stated_moved = {name: n for name, n in transition.moved_by_workload.items() if n}
+    if stated_moved != {name: n for name, n in moved.items() if n}:
+        wrong = sorted(
+            name
+            for name in set(stated_moved) | set(moved)
+            if stated_moved.get(name, 0) != moved.get(name, 0)
+        )
+        violations.append(f"transition: moved replicas per workload differ for {', '.join(wrong)}")
+    cost_now = _current_cost(current, problem)
+    if not _costs_agree(transition.current_cost_per_hour, cost_now):
+        violations.append(
+            f"transition: current_cost_per_hour is {transition.current_cost_per_hour:g}, but the "
+            f"GPUs carved now cost {cost_now:g} per hour"
+        )
+    recarve_limit = max_recarve if max_recarve is not None else transition.max_recarve
+    moves_limit = max_moves if max_moves is not None else transition.max_moves
+    if recarve_limit is not None and counts["re-carved"] > recarve_limit:
+        violations.append(
+            f"{counts['re-carved']} GPU(s) re-carved, over the budget of {recarve_limit}"
+        )
+    if moves_limit is not None and total > moves_limit:
+        violations.append(f"{total} replica(s) moved, over the budget of {moves_limit}")
+    return violations
+
+
+# --- rollout replay (docs/design.md, "The running fleet") ---------------------------------------
+
+
+def validate_rollout(plan: Plan, current: list[PlanGpu], problem: Problem) -> list[str]:
+    """Replay the plan's rollout waves on the running fleet; every way they break (empty = sound).
+
+    Each wave runs its phases in order: starts marked before the drain, the stops, the relabel of
+    its GPUs, the other starts. A start needs its instance carved on its GPU at that moment and
+    free (no instance hosts two replicas); a stop needs the workload running there; a GPU may
+    only be relabelled when it hosts no replica. After the drain every workload must run at least
+    its floor, min(replicas - max_unavailable, running now, placed by the plan), unless the
+    transition reports that dip exactly. At the end the fleet must be the plan.
+    """
+    transition = plan.transition
+    if transition is None:
+        return []
+    violations: list[str] = []
+    layouts: dict[tuple[str, int], set[tuple[str, int]]] = {
+        (gpu.pool, gpu.index): {(i.profile, i.start) for i in gpu.instances} for gpu in current
+    }
+    running: dict[tuple[str, int, str, int], str] = {
+        (gpu.pool, gpu.index, i.profile, i.start): i.workload
+        for gpu in current
+        for i in gpu.instances
+        if i.workload is not None
+    }
+    planned: dict[tuple[str, int, str, int], str] = {
+        (gpu.pool, gpu.index, i.profile, i.start): i.workload
+        for gpu in plan.gpus
+        for i in gpu.instances
+        if i.workload is not None
+    }
+    alive: Counter[str] = Counter(running.values())
+    now, after = Counter(running.values()), Counter(planned.values())
+    floors = {
+        w.name: max(
+            0, min(w.replicas - getattr(w, "max_unavailable", 1), now[w.name], after[w.name])
+        )
+        for w in problem.workloads
+    }
+    waves = transition.waves
+    violations += _check_wave_shapes(waves, transition.wave_size)
+    starts, stops, schedule_violations = _rollout_schedule(waves)
+    violations += schedule_violations
+    below: dict[str, list[tuple[int, int]]] = defaultdict(list)
+
+    def start(wave: int, workload: str, slot: tuple[str, int, str, int]) -> None:
+        where = f"wave {wave}: {workload} start on GPU {slot[0]}#{slot[1]} {slot[2]}@{slot[3]}"
+        if (slot[2], slot[3]) not in layouts.get(slot[:2], set()):
+            violations.append(f"{where}: no such instance is carved at that moment")
+        elif slot in running:
+            violations.append(f"{where}: the instance already runs {running[slot]} (double-booked)")
+        else:
+            running[slot] = workload
+            alive[workload] += 1
+
+    for wave in waves:
+        for workload, slot in starts[(wave.index, True)]:
+            start(wave.index, workload, slot)
+        for workload, slot in stops[wave.index]:
+            if running.get(slot) != workload:
+                violations.append(
+                    f"wave {wave.index}: {workload} stop on GPU {slot[0]}#{slot[1]} "
+                    f"{slot[2]}@{slot[3]}, which runs {running.get(slot) or 'nothing'}"
+                )
+                continue
+            del running[slot]
+            alive[workload] -= 1
+        for name, floor in floors.items():
+            if alive[name] < floor:
+                below[name].append((wave.index, alive[name]))
+        for name, stated in wave.lowest_running.items():
+            if stated != alive[name]:
+                violations.append(
+                    f"wave {wave.index}: {name} is stated to run {stated} replica(s) after the "
+                    f"drain, but runs {alive[name]}"
+                )
+        for change in wave.gpus:
+            key = (change.pool, change.index)
+            busy = sorted(
+                f"{p}@{s}" for (p, s) in layouts.get(key, set()) if (*key, p, s) in running
+            )
+            if busy:
+                violations.append(
+                    f"wave {wave.index}: GPU {key[0]}#{key[1]} is relabelled while its instances "
+                    f"{', '.join(busy)} run replicas"
+                )
+            layouts[key] = {(i.profile, i.start) for i in change.instances}
+        for workload, slot in starts[(wave.index, False)]:
+            start(wave.index, workload, slot)
+    violations += _check_rollout_end(plan, layouts, running, planned)
+    violations += _check_reported_dips(transition.dips, floors, below)
+    return violations
+
+
+def _check_wave_shapes(waves: list, wave_size: int) -> list[str]:
+    violations: list[str] = []
+    for position, wave in enumerate(waves, start=1):
+        if wave.index != position:
+            violations.append(f"wave {wave.index} is listed in position {position}")
+        if len(wave.nodes) > wave_size:
+            violations.append(
+                f"wave {wave.index} relabels {len(wave.nodes)} nodes, over the wave size "
+                f"{wave_size}"
+            )
+        for change in wave.gpus:
+            if change.node not in wave.nodes:
+                violations.append(
+                    f"wave {wave.index}: GPU {change.pool}#{change.index} is on node "
+                    f"{change.node}, which the wave does not relabel"
+                )
+        for node in wave.nodes:
+            if node not in wave.node_configs:
+                violations.append(f"wave {wave.index}: node {node} has no config to label it with")
+    return violations
+
+
+def _rollout_schedule(waves: list) -> tuple[dict, dict, list[str]]:
+    """Starts keyed by (wave, before the drain) and stops keyed by wave, from every move."""
+    starts: dict[tuple[int, bool], list] = defaultdict(list)
+    stops: dict[int, list] = defaultdict(list)
+    violations: list[str] = []
+    last = len(waves)
+
+    def slot_of(instance_slot) -> tuple[str, int, str, int]:
+        return (instance_slot.pool, instance_slot.index, instance_slot.profile, instance_slot.start)
+
+    for wave in waves:
+        for move in wave.moves:
+            what = f"wave {wave.index}: move of {move.workload}"
+            if move.from_slot is None and move.to_slot is None:
+                violations.append(f"{what} has neither a from nor a to instance")
+                continue
+            stop_slot = move.to_slot if move.temporary else move.from_slot
+            if move.temporary and move.from_slot is not None:
+                violations.append(f"{what} is temporary but leaves an instance")
+            if move.to_slot is not None:
+                if move.start_wave is None or not 1 <= move.start_wave <= last:
+                    violations.append(f"{what}: start wave {move.start_wave} is not a wave")
+                else:
+                    starts[(move.start_wave, move.start_before_drain)].append(
+                        (move.workload, slot_of(move.to_slot))
+                    )
+            if stop_slot is not None:
+                if move.stop_wave is None or not 1 <= move.stop_wave <= last:
+                    violations.append(f"{what}: stop wave {move.stop_wave} is not a wave")
+                else:
+                    stops[move.stop_wave].append((move.workload, slot_of(stop_slot)))
+    return starts, stops, violations
+
+
+def _check_rollout_end(plan: Plan, layouts: dict, running: dict, planned: dict) -> list[str]:
+    violations: list[str] = []
+    for gpu in plan.gpus:
+        if not gpu.instances:
+            continue
+        key = (gpu.pool, gpu.index)
+        wanted = {(i.profile, i.start) for i in gpu.instances}
+        if layouts.get(key, set()) != wanted:
+            violations.append(
+                f"after the rollout GPU {key[0]}#{key[1]} is carved "
+                f"{sorted(layouts.get(key, set()))}, but the plan carves {sorted(wanted)}"
+            )
+    for slot in sorted(set(running) | set(planned)):
+        if running.get(slot) != planned.get(slot):
+            violations.append(
+                f"after the rollout GPU {slot[0]}#{slot[1]} {slot[2]}@{slot[3]} runs "
+                f"{running.get(slot) or 'nothing'}, but the plan puts "
+                f"{planned.get(slot) or 'nothing'} there"
+            )
+    return violations
+
+
+def _check_reported_dips(dips: list, floors: dict[str, int], below: dict) -> list[str]:
+    violations: list[str] = []
+    reported = {dip.workload: dip for dip in dips}
+    for name in sorted(set(reported) | set(below)):
+        dip = reported.get(name)
+        if name not in below:
+            violations.append(f"rollout reports a dip of {name}, but it never runs below its floor")
+            continue
+        lowest = min(count for _, count in below[name])
+        waves = sorted({wave for wave, _ in below[name]})
+        if dip is None:
+            violations.append(
+                f"{name} runs {lowest} replica(s) in wave(s) {waves}, below its floor "
+                f"{floors[name]}, and the rollout does not report it"
+            )
+        elif (dip.floor, dip.lowest, dip.by, dip.waves) != (
+            floors[name],
+            lowest,
+            floors[name] - lowest,
+            waves,
+        ):
+            violations.append(
+                f"rollout reports {name} at {dip.lowest} of floor {dip.floor} in waves "
+                f"{dip.waves}, but it runs {lowest} of floor {floors[name]} in waves {waves}"
+            )
     return violations

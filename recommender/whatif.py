@@ -369,27 +369,85 @@ def _row(members: list[PlanGpu], catalog: Catalog) -> LayoutRow:
 # --- plan against baselines --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class BaselineComparison:
+    """The plan against one baseline: what each places and costs, and the saving only when it
+    means something (`saving_per_hour` None otherwise, with `note` saying why)."""
+
+    cost_per_hour: float
+    placed: int
+    plan_placed: int
+    saving_per_hour: float | None
+    saving_percent: float | None
+    note: str
+
+    @property
+    def like_for_like(self) -> bool:
+        """Both place the same replicas: the saving is the whole story."""
+        return self.placed == self.plan_placed
+
+
+def placed_replicas(plan: Plan) -> int:
+    """Replicas a plan places (instances hosting a workload)."""
+    return sum(1 for g in plan.gpus for i in g.instances if i.workload is not None)
+
+
+def compare_to_baseline(plan: Plan, baseline: Plan) -> BaselineComparison:
+    """The saving of `plan` against `baseline`, like for like: a baseline that places fewer
+    replicas and costs less is not cheaper, it does less, so no saving is stated then."""
+    placed, plan_placed = placed_replicas(baseline), placed_replicas(plan)
+    saving = baseline.cost_per_hour - plan.cost_per_hour
+    fewer = plan_placed - placed
+    if fewer == 0:
+        note = ""
+    elif fewer > 0 and saving >= 0:
+        note = (
+            f"places {fewer:,} fewer replicas and still costs more: the optimized plan saves "
+            "at least this"
+        )
+    else:
+        more_or_fewer = f"{fewer:,} fewer" if fewer > 0 else f"{-fewer:,} more"
+        note = f"places {more_or_fewer} replicas: the costs are not like for like"
+        saving = math.nan
+    comparable = not math.isnan(saving)
+    percent = (
+        saving / baseline.cost_per_hour * 100 if comparable and baseline.cost_per_hour > 0 else None
+    )
+    return BaselineComparison(
+        cost_per_hour=baseline.cost_per_hour,
+        placed=placed,
+        plan_placed=plan_placed,
+        saving_per_hour=saving if comparable else None,
+        saving_percent=percent,
+        note=note,
+    )
+
+
 def baseline_comparison(plan: Plan, baselines: Mapping[str, Plan]) -> pd.DataFrame:
-    """One row for the plan and one per baseline, with the plan's saving against each."""
-    own = _comparison_row("Optimized plan", plan, plan)
-    own.update(plan_saves_per_hour=None, plan_saves_percent=None)
-    rows = [own]
-    rows += [_comparison_row(name, base, plan) for name, base in baselines.items()]
+    """One row for the plan and one per baseline, with the plan's saving against each where
+    it is like for like (NaN, and a note, where it is not)."""
+    rows = [_comparison_row("Optimized plan", plan, None)]
+    rows += [
+        _comparison_row(name, base, compare_to_baseline(plan, base))
+        for name, base in baselines.items()
+    ]
     return pd.DataFrame(rows)
 
 
-def _comparison_row(name: str, candidate: Plan, plan: Plan) -> dict[str, object]:
-    gpus_used = sum(1 for g in candidate.gpus if g.instances)
-    placed = sum(1 for g in candidate.gpus for i in g.instances if i.workload is not None)
-    saving = candidate.cost_per_hour - plan.cost_per_hour
-    percent = saving / candidate.cost_per_hour * 100 if candidate.cost_per_hour > 0 else None
+def _comparison_row(
+    name: str, candidate: Plan, comparison: BaselineComparison | None
+) -> dict[str, object]:
+    def number(value: float | None, digits: int) -> float:
+        return math.nan if value is None else round(value, digits)
+
     return {
         "planner": name,
         "cost_per_hour": round(candidate.cost_per_hour, 4),
         "cost_per_month": round(candidate.cost_per_hour * HOURS_PER_MONTH, 2),
-        "gpus_used": gpus_used,
-        "replicas_placed": placed,
+        "gpus_used": sum(1 for g in candidate.gpus if g.instances),
+        "replicas_placed": placed_replicas(candidate),
         "replicas_unplaced": sum(u.replicas for u in candidate.unplaced),
-        "plan_saves_per_hour": round(saving, 4),
-        "plan_saves_percent": None if percent is None else round(percent, 1),
+        "plan_saves_per_hour": number(comparison and comparison.saving_per_hour, 4),
+        "plan_saves_percent": number(comparison and comparison.saving_percent, 1),
+        "note": comparison.note if comparison else "",
     }

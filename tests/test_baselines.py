@@ -68,7 +68,13 @@ def _one_pool(gpus: int, model: str = A100, price: float = 4.0) -> tuple[Pool, .
 
 
 def test_registry_names_every_baseline(catalog: Catalog) -> None:
-    assert set(BASELINES) == {"whole-gpu", "all-balanced", "best-fit-decreasing"}
+    assert set(BASELINES) == {
+        "whole-gpu",
+        "all-balanced",
+        "best-fit-decreasing",
+        "biggest-instance",
+        "best-per-slice",
+    }
     assert set(BASELINE_DISPLAY_NAMES) == set(BASELINES)
     problem = Problem(workloads=(Workload(name="w", memory_gb=4),), pools=_one_pool(1))
     for name, planner in BASELINES.items():

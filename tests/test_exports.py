@@ -191,6 +191,9 @@ def test_csv_has_one_row_per_instance_with_catalog_facts(
         "compute_slices": "1",
         "workload": "'+x",
         "replica": "0",
+        "batch_size": "",  # throughput workloads only
+        "processes": "",
+        "throughput_rps": "",
     }
     by_start = {(r["pool"], r["gpu_index"], r["start"]): r for r in rows}
     three_g = by_start[("a100", "0", "4")]

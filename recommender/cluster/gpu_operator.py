@@ -15,7 +15,7 @@ import json
 import re
 import shlex
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -83,6 +83,9 @@ class GpuOperatorExport:
     configmap: dict
     cluster_policy_patch: dict
     node_configs: dict[str, str]
+    # Plan node name (`exports.node_of` or the inventory) -> the Kubernetes node name used in
+    # `node_configs`; the rollout export labels nodes by these names.
+    node_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def mig_parted(self) -> dict:
@@ -209,7 +212,14 @@ def gpu_operator_export(
         "data": {CONFIG_KEY: config_text},
     }
     patch = {"spec": {"migManager": {"config": {"name": configmap_name}}}}
-    return GpuOperatorExport(configmap, patch, dict(sorted(node_configs.items())))
+    return GpuOperatorExport(configmap, patch, dict(sorted(node_configs.items())), dict(safe_nodes))
+
+
+def node_config_entries(devices: dict[int, dict[str, int]], size: int) -> list[dict]:
+    """The mig-parted entries of one node whose `size` devices carry `devices` ({device: profile
+    counts, largest first}); the rollout's intermediate configs are written with it so they read
+    like the export's own."""
+    return _node_entries(devices, size)
 
 
 def _node_entries(devices: dict[int, dict[str, int]], size: int) -> list[dict]:

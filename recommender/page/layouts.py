@@ -29,14 +29,14 @@ def render_layouts_tab(plan: Plan, problem: Problem, catalog: Catalog) -> None:
         "Workloads", [w.name for w in problem.workloads], key="filter_workloads"
     )
     gpus = filter_gpus(plan, pools, chosen_models, workloads)
-    group = st.toggle(
-        "Group identical layouts", value=len(used) > GROUP_ABOVE_GPUS, key="group_layouts"
-    )
+    many = len(used) > GROUP_ABOVE_GPUS
+    # Keyed by the default, so a big fleet after a small one starts grouped (and back).
+    group = st.toggle("Group identical layouts", value=many, key=f"group_layouts_{many}")
     rows = layout_rows(gpus, catalog, group)
     st.caption(
         f"{len(gpus):,} GPUs in {len(rows):,} rows. Each block is a MIG instance at its start "
-        "unit: profile, then workload; light grey is a spare instance, dark grey a slot that "
-        "hosts different workloads across grouped GPUs."
+        "unit: its profile, then its workload (long names shortened so that no two read alike; "
+        "hover a block for the full name). The legend under each chart names every colour."
     )
     if len(rows) > MAX_LAYOUT_ROWS:
         st.warning(

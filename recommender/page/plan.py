@@ -3,62 +3,121 @@ the Plan tab (cost by pool, utilization, where each workload runs, solver detail
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import streamlit as st
 
 from recommender import charts
 from recommender.catalog import Catalog
-from recommender.jobs import SolveJob
 from recommender.page.common import show_unplaced
 from recommender.plan import Plan
 from recommender.problem import Problem
+from recommender.report import format_gap
+from recommender.solve import Progress
+from recommender.whatif import compare_to_baseline
 
 
-def render_headline(job: SolveJob, baselines: dict[str, Plan | str]) -> None:
-    """The plan's numbers, read from its summary (every plan the page shows carries one)."""
-    plan = job.plan
-    assert plan is not None and plan.summary is not None
+@dataclass(frozen=True)
+class ShownPlan:
+    """The plan the page shows: the solve's, or a provisional one while the solve runs."""
+
+    plan: Plan
+    violations: list[str]
+    history: list[Progress] = field(default_factory=list)
+    provisional: bool = False
+
+
+def render_headline(shown: ShownPlan, baselines: dict[str, Plan | str]) -> None:
+    """The plan's numbers, read from its summary (every plan the page shows carries one), as
+    tiles that wrap onto a second line on narrow screens instead of cutting numbers off."""
+    plan = shown.plan
+    assert plan.summary is not None
     summary = plan.summary
-    row = st.columns(6)
-    row[0].metric("Cost per hour", f"${summary.cost_per_hour:,.2f}")
-    row[1].metric("Cost per month", f"${summary.cost_per_month:,.0f}")
-    gap = "-" if summary.gap is None else f"{summary.gap:.1%}"
-    row[2].metric("Proven lower bound", f"${summary.lower_bound_per_hour:,.2f}", help=f"gap {gap}")
-    row[3].metric("GPUs used", f"{summary.gpus_used:,} of {summary.gpus_available:,}")
-    row[4].metric("Replicas placed", f"{summary.replicas_placed:,} of {summary.replicas_total:,}")
-    whole = baselines.get("whole-gpu")
-    if isinstance(whole, Plan) and whole.cost_per_hour > 0:
-        saving = whole.cost_per_hour - plan.cost_per_hour
-        more = sum(u.replicas for u in whole.unplaced) - summary.replicas_unplaced
-        placed_note = f"; it also places {more:,} more replicas" if more > 0 else ""
-        row[5].metric(
-            "Saving vs whole GPUs",
-            f"${saving:,.2f}/h",
-            f"{saving / whole.cost_per_hour:.0%}",
-            help=f"Against one replica per whole GPU (no MIG){placed_note}. See Baselines.",
+    gap = format_gap(summary.gap)
+    if shown.provisional:
+        st.info(
+            "Provisional plan (best fit decreasing, not optimized), shown while the optimized "
+            "plan is solved; the page updates itself when it is ready."
         )
-    stats = plan.solver
-    seconds = f" in {stats.wall_seconds:.1f} s" if stats is not None else ""
-    check = (
-        "independent check passed"
-        if not job.violations
-        else f"independent check found {len(job.violations)} problems"
+    tiles = st.container(horizontal=True, gap="medium")
+    tiles.metric("Cost per hour", f"${summary.cost_per_hour:,.2f}", width="content")
+    tiles.metric("Cost per month", f"${summary.cost_per_month:,.0f}", width="content")
+    tiles.metric(
+        "Lower bound" if shown.provisional else f"Lower bound (gap {gap})",
+        "-" if shown.provisional else f"${summary.lower_bound_per_hour:,.2f}",
+        help="The solver's proof: no plan of these inputs costs less than this.",
+        width="content",
     )
-    st.caption(
-        f"Plan status: **{plan.status}**{seconds}, gap {gap}; compute use "
-        f"{summary.compute_utilization:.0%}, memory use {summary.memory_utilization:.0%}; {check}."
+    tiles.metric(
+        "GPUs used", f"{summary.gpus_used:,} of {summary.gpus_available:,}", width="content"
     )
-    if job.violations:
+    tiles.metric(
+        "Replicas placed",
+        f"{summary.replicas_placed:,} of {summary.replicas_total:,}",
+        width="content",
+    )
+    whole = baselines.get("whole-gpu")
+    if isinstance(whole, Plan):
+        render_whole_gpu_tile(tiles, plan, whole, summary.replicas_total)
+    render_status_line(shown, gap)
+    if shown.violations:
         st.error("The plan breaks placement rules; please report this.")
-        st.code("\n".join(job.violations[:50]), language=None)
+        st.code("\n".join(shown.violations[:50]), language=None)
     if plan.unplaced:
         total = sum(u.replicas for u in plan.unplaced)
         st.error(f"{total:,} replicas could not be placed")
         show_unplaced(plan.unplaced)
 
 
-def render_plan_tab(job: SolveJob, problem: Problem, catalog: Catalog) -> None:
-    plan = job.plan
-    assert plan is not None
+def render_whole_gpu_tile(tiles: Any, plan: Plan, whole: Plan, total: int) -> None:
+    """The saving against whole GPUs where both place the same replicas (coloured: green when
+    the plan is cheaper); otherwise what whole GPUs cost and place, uncoloured."""
+    comparison = compare_to_baseline(plan, whole)
+    if comparison.like_for_like and comparison.saving_per_hour is not None:
+        percent = comparison.saving_percent
+        tiles.metric(
+            "Saving vs whole GPUs",
+            f"${comparison.saving_per_hour:,.2f}/h",
+            None if percent is None else f"{percent:.0f}%",
+            help="Against one replica per whole GPU (no MIG), placing the same replicas. "
+            "See Baselines.",
+            width="content",
+        )
+        return
+    tiles.metric(
+        "Whole GPUs (no MIG)",
+        f"${comparison.cost_per_hour:,.2f}/h",
+        f"places {comparison.placed:,} of {total:,}",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"One replica per whole GPU, no MIG: it {comparison.note}. The optimized plan "
+        f"places {comparison.plan_placed:,}. See Baselines.",
+        width="content",
+    )
+
+
+def render_status_line(shown: ShownPlan, gap: str) -> None:
+    plan = shown.plan
+    summary = plan.summary
+    assert summary is not None
+    stats = plan.solver
+    seconds = f" in {stats.wall_seconds:.1f} s" if stats is not None else ""
+    check = (
+        "independent check passed"
+        if not shown.violations
+        else f"independent check found {len(shown.violations)} problems"
+    )
+    status = "provisional" if shown.provisional else plan.status
+    gap_text = "" if shown.provisional else f", gap {gap}"
+    st.caption(
+        f"Plan status: **{status}**{seconds}{gap_text}; compute use "
+        f"{summary.compute_utilization:.0%}, memory use {summary.memory_utilization:.0%}; {check}."
+    )
+
+
+def render_plan_tab(shown: ShownPlan, problem: Problem, catalog: Catalog) -> None:
+    plan = shown.plan
     left, right = st.columns(2)
     with left:
         st.subheader("Cost by pool")
@@ -74,7 +133,7 @@ def render_plan_tab(job: SolveJob, problem: Problem, catalog: Catalog) -> None:
     pools = [p.pool for p in problem.pools]
     st.altair_chart(charts.placement_chart(placement, pools), width="stretch")
     with st.expander("Solver details"):
-        history = charts.progress_frame(job.history)
+        history = charts.progress_frame(shown.history)
         if not history.empty:
             st.altair_chart(charts.progress_chart(history), width="stretch")
         if plan.solver is not None:

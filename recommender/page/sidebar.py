@@ -137,8 +137,11 @@ def render_knobs(problem: Problem) -> Knobs:
             hide_index=True,
             width="stretch",
             column_config={
-                "gpus": st.column_config.NumberColumn("gpus", min_value=0, step=1),
-                "cost_per_hour": st.column_config.NumberColumn("$/h", min_value=0.0, format="%g"),
+                "pool": st.column_config.TextColumn("pool", width=135),
+                "gpus": st.column_config.NumberColumn("gpus", min_value=0, step=1, width=60),
+                "cost_per_hour": st.column_config.NumberColumn(
+                    "$/GPU-h", min_value=0.0, format="%.2f", width=85
+                ),
             },
         )
     overrides = overrides_from_table(problem, table)

@@ -2,6 +2,7 @@
 decoded, parsed and checked the same way, problems reported as `file:line: column: message`."""
 
 from recommender.reading.catalog import load_catalog
+from recommender.reading.performance import PERFORMANCE_COLUMNS, read_performance
 from recommender.reading.plan import read_plan_json
 from recommender.reading.problem import (
     FLEET_COLUMNS,
@@ -15,6 +16,7 @@ from recommender.reading.source import Source, parse_json, parse_yaml, read_text
 
 __all__ = [
     "FLEET_COLUMNS",
+    "PERFORMANCE_COLUMNS",
     "WORKLOAD_COLUMNS",
     "Source",
     "cross_check",
@@ -23,6 +25,7 @@ __all__ = [
     "parse_json",
     "parse_yaml",
     "read_fleet",
+    "read_performance",
     "read_plan_json",
     "read_text",
     "read_workloads",

@@ -10,23 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-from pydantic import TypeAdapter
-
 from recommender.catalog import Catalog
 from recommender.errors import InputError, InputIssue
-from recommender.problem import MAX_COMPUTE_SLICES, Pool, Problem, Workload
+from recommender.problem import MAX_COMPUTE_SLICES, PerformanceRow, Pool, Problem, Workload
+from recommender.reading.performance import (
+    THROUGHPUT_COLUMNS,
+    read_performance,
+    read_throughput_columns,
+    throughput_without_table,
+)
 from recommender.reading.source import Source, source_label
 from recommender.reading.tables import (
-    Table,
+    build_checked,
     check_boolean,
     check_each_distinct,
     check_integer,
     check_number,
     check_text,
     check_unique,
-    gc_paused,
     read_table,
+    whole_numbers,
 )
 
 WORKLOAD_COLUMNS = {
@@ -38,6 +41,7 @@ WORKLOAD_COLUMNS = {
     "priority": False,
     "media": False,
     "spread": False,
+    **THROUGHPUT_COLUMNS,
 }
 FLEET_COLUMNS = {
     "pool": True,
@@ -47,12 +51,14 @@ FLEET_COLUMNS = {
     "gpus_per_node": False,
 }
 
-_WORKLOADS = TypeAdapter(list[Workload])
-_POOLS = TypeAdapter(list[Pool])
-
 
 def _model_key(raw: str, catalog: Catalog) -> tuple[str | None, list[str]]:
-    """The catalog key of a model name or alias, or why there is none."""
+    """The catalog key of a `gpu_model` cell (a key or an nvidia-smi name), or why there is none.
+
+    An empty cell has no key and no message here: `check_text` reports it.
+    """
+    if not raw:
+        return None, []
     key = catalog.resolve(raw)
     if key is not None:
         return key, []
@@ -65,7 +71,9 @@ def _model_key(raw: str, catalog: Catalog) -> tuple[str | None, list[str]]:
 
 
 def _model_keys(raw: str, catalog: Catalog) -> tuple[tuple[str, ...] | None, list[str]]:
-    """The model keys of a `gpu_models` cell (`A100-80GB|H100-80GB`), or why not."""
+    """The model keys of a `gpu_models` cell (`A100-80GB|H100-80GB`; empty or `any`: None)."""
+    if not raw or raw.casefold() == "any":
+        return None, []
     parts = [part.strip() for part in raw.split("|")]
     keys: list[str] = []
     messages: list[str] = []
@@ -90,85 +98,64 @@ def read_workloads(
     """Read and validate workloads.csv; raises InputError listing every problem."""
     table = read_table(source, label, WORKLOAD_COLUMNS)
     # Checks in the order of a row's cells: issues come back sorted by line, then by check.
-    names, _ = check_text(table, "name")
-    memory, _ = check_number(table, "memory_gb", minimum=0, strict=True)
-    compute, _ = check_integer(
+    names = check_text(table, "name")
+    memory = check_number(table, "memory_gb", minimum=0, strict=True)
+    compute = check_integer(
         table, "compute_slices", minimum=1, maximum=MAX_COMPUTE_SLICES, default=1
     )
-    replicas, _ = check_integer(table, "replicas", minimum=1, default=1)
-    priority, _ = check_integer(table, "priority", minimum=1, default=1)
-    media, _ = check_boolean(table, "media")
-    spread, _ = check_boolean(table, "spread")
-    models, _ = check_each_distinct(
-        table, "gpu_models", lambda raw: _model_keys(raw, catalog), applies=_restricted(table)
-    )
-    issues = table.issues.in_file_order() + check_unique(table, "name")
+    replicas = check_integer(table, "replicas", minimum=1, default=1)
+    priority = check_integer(table, "priority", minimum=1, default=1)
+    media = check_boolean(table, "media")
+    spread = check_boolean(table, "spread")
+    throughput = read_throughput_columns(table)
+    models = check_each_distinct(table, "gpu_models", lambda raw: _model_keys(raw, catalog))
+    issues = table.issues.in_file_order() + check_unique(table, "name", names)
     if issues:
         raise InputError(issues)
-    if max_replicas is not None:
-        total = sum(_ints(replicas))
-        if total > max_replicas:
-            msg = f"{total:,} replicas in all; at most {max_replicas:,} are accepted here"
-            raise InputError([InputIssue(label, None, "replicas", msg)])
-    return _build(
-        _WORKLOADS,
-        name=names.tolist(),
-        memory_gb=memory.tolist(),
-        compute_slices=_ints(compute),
-        replicas=_ints(replicas),
-        gpu_models=models.tolist(),
-        priority=_ints(priority),
-        media=media.tolist(),
-        spread=spread.tolist(),
-        line=table.lines.tolist(),
-    )
-
-
-def _restricted(table: Table) -> np.ndarray | None:
-    """Rows whose `gpu_models` names models (empty and `any` mean every model)."""
-    if "gpu_models" not in table.cells:
-        return None
-    cells = table.cells["gpu_models"]
-    return ((cells != "") & (cells.str.casefold() != "any")).to_numpy(dtype=bool)
+    replica_counts = whole_numbers(replicas)
+    if max_replicas is not None and sum(replica_counts) > max_replicas:
+        total = sum(replica_counts)
+        msg = f"{total:,} replicas in all; at most {max_replicas:,} are accepted here"
+        raise InputError([InputIssue(label, None, "replicas", msg)])
+    columns = {
+        "name": names.tolist(),
+        "memory_gb": memory.tolist(),
+        "compute_slices": whole_numbers(compute),
+        "replicas": replica_counts,
+        "gpu_models": models.tolist(),
+        "priority": whole_numbers(priority),
+        "media": media.tolist(),
+        "spread": spread.tolist(),
+        **throughput,
+        "line": table.lines.tolist(),
+    }
+    table.cells.clear()  # the text of a large file is not needed any more: lower peak memory
+    return build_checked(Workload, columns)
 
 
 def read_fleet(source: Source, catalog: Catalog, label: str = "fleet.csv") -> list[Pool]:
     """Read and validate fleet.csv; raises InputError listing every problem."""
     table = read_table(source, label, FLEET_COLUMNS)
-    names, _ = check_text(table, "pool")
-    _, no_model = check_text(table, "gpu_model")
-    models, _ = check_each_distinct(
-        table, "gpu_model", lambda raw: _model_key(raw, catalog), applies=~no_model
-    )
-    gpus, _ = check_integer(table, "gpus", minimum=0)
-    prices, _ = check_number(table, "cost_per_hour", minimum=0, strict=False)
-    per_node, _ = check_integer(table, "gpus_per_node", minimum=1, default=8)
-    issues = table.issues.in_file_order() + check_unique(table, "pool")
+    names = check_text(table, "pool")
+    check_text(table, "gpu_model")
+    models = check_each_distinct(table, "gpu_model", lambda raw: _model_key(raw, catalog))
+    gpus = check_integer(table, "gpus", minimum=0)
+    prices = check_number(table, "cost_per_hour", minimum=0, strict=False)
+    per_node = check_integer(table, "gpus_per_node", minimum=1, default=8)
+    issues = table.issues.in_file_order() + check_unique(table, "pool", names)
     if issues:
         raise InputError(issues)
-    return _build(
-        _POOLS,
-        pool=names.tolist(),
-        gpu_model=models.tolist(),
-        gpus=_ints(gpus),
-        cost_per_hour=prices.tolist(),
-        gpus_per_node=_ints(per_node),
-        line=table.lines.tolist(),
+    return build_checked(
+        Pool,
+        {
+            "pool": names.tolist(),
+            "gpu_model": models.tolist(),
+            "gpus": whole_numbers(gpus),
+            "cost_per_hour": prices.tolist(),
+            "gpus_per_node": whole_numbers(per_node),
+            "line": table.lines.tolist(),
+        },
     )
-
-
-def _ints(values: np.ndarray) -> list[int]:
-    """Whole numbers held as floats -> Python ints (exact, however large)."""
-    return [int(value) for value in values.tolist()]
-
-
-def _build(adapter: TypeAdapter[Any], **columns: list[Any]) -> list[Any]:
-    """The models, one per row of `columns`, validated again by pydantic in one call (strict:
-    the values already have their final types, so nothing is coerced)."""
-    keys = tuple(columns)
-    with gc_paused():
-        rows = [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-        return adapter.validate_python(rows, strict=True)
 
 
 def cross_check(
@@ -194,6 +181,8 @@ def load_problem(
     workloads_label: str | None = None,
     fleet_label: str | None = None,
     max_replicas: int | None = None,
+    performance: Source | None = None,
+    performance_label: str | None = None,
 ) -> Problem:
     """Both files, validated together: raises one InputError with the problems of both."""
     w_label = workloads_label or source_label(workloads, "workloads.csv")
@@ -201,11 +190,17 @@ def load_problem(
     issues: list[InputIssue] = []
     parsed_w = _collect(lambda: read_workloads(workloads, catalog, w_label, max_replicas), issues)
     parsed_f = _collect(lambda: read_fleet(fleet, catalog, f_label), issues)
+    rows: list[PerformanceRow] = []
+    if performance is not None:
+        p_label = performance_label or source_label(performance, "performance.csv")
+        rows = _collect(lambda: read_performance(performance, catalog, p_label), issues) or []
+    elif parsed_w is not None:
+        issues.extend(throughput_without_table(parsed_w, w_label))
     if parsed_w is not None and parsed_f is not None:
         issues.extend(cross_check(parsed_w, parsed_f, w_label))
     if issues:
         raise InputError(issues)
-    return Problem(workloads=tuple(parsed_w), pools=tuple(parsed_f))
+    return Problem(workloads=tuple(parsed_w), pools=tuple(parsed_f), performance=tuple(rows))
 
 
 def _collect(read: Callable[[], Any], issues: list[InputIssue]) -> Any:
