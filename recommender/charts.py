@@ -22,8 +22,9 @@ from recommender.whatif import MIXED, SPARE, Block, LayoutRow
 
 # Sixty colours, none repeated and no greys (grey means spare or mixed), so up to sixty
 # workloads each get their own colour: Tableau 10 and the clearly different half of Tableau 20's
-# light shades, then d3's category20b and category20c without greys, then ColorBrewer Dark2. The
-# first 18 are far apart; the block labels and the legend name every workload in any case.
+# light shades, then d3's category20b and category20c without greys (d3's cyan instead of a
+# near-grey lavender), then ColorBrewer Dark2. The first 18 are far apart; the block labels and
+# the legend name every workload in any case.
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#a0cbe8", "#ffbe7d", "#8cd17d", "#d4a6c8", "#d7b5a6", "#b6992d", "#499894",
@@ -32,7 +33,7 @@ PALETTE = (
     "#8c6d31", "#bd9e39", "#e7ba52", "#e7cb94", "#843c39", "#ad494a", "#d6616b", "#e7969c",
     "#7b4173", "#a55194", "#ce6dbd", "#de9ed6",
     "#3182bd", "#6baed6", "#9ecae1", "#c6dbef", "#e6550d", "#fd8d3c", "#fdae6b", "#fdd0a2",
-    "#31a354", "#74c476", "#a1d99b", "#c7e9c0", "#756bb1", "#9e9ac8", "#bcbddc", "#dadaeb",
+    "#31a354", "#74c476", "#a1d99b", "#c7e9c0", "#756bb1", "#9e9ac8", "#bcbddc", "#17becf",
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
 )  # fmt: skip
 # Pools: no reds, which mean "unplaced" in the same charts.

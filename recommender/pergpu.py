@@ -23,7 +23,7 @@ greedy plan, so a plan exists even if the time runs out):
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -58,6 +58,9 @@ class PerGpuResult:
     cost_per_hour: float
     gpus_used: int
     optimal: bool  # every stage proved optimal
+    # Re-planning from the running fleet (solve_per_gpu_replan): its disruption, as optimized.
+    moved: int = 0
+    recarved: int = 0
 
 
 @dataclass(frozen=True)
@@ -551,3 +554,238 @@ def _unplaced(pergpu: PerGpuModel, staged: _StagedSolver, catalog: Catalog) -> l
             reason = unplaced_reason(workload, pergpu.problem, catalog)
             unplaced.append(Unplaced(workload=workload.name, replicas=missing, reason=reason))
     return unplaced
+
+
+# --- re-planning from the running fleet -----------------------------------------------------------
+#
+# The definitions (docs/design.md, "The running fleet") stated GPU by GPU, with no grouping:
+# - keep[g] (GPUs hosting a running replica now): GPU g is carved with exactly its current set of
+#   (profile, start); a used GPU that is not kept is re-carved, so re-carved = sum(used - keep);
+# - stay[w, g, p] <= min(a[w, g, p], slots of p hosting w now on g * keep[g]): replicas of w still
+#   on one of its current p slots of a kept GPU; moved = sum(a) - sum(stay).
+# The objective continues after cost with moved replicas, then re-carved GPUs, then the tie-break;
+# the budgets are hard constraints of every stage.
+
+REPLAN_STAGE_TIME_SHARES = (0.3, 0.5, 0.6, 0.7, 1.0)
+
+
+def _runs_now(instance: PlanInstance, workloads: dict[str, Workload]) -> bool:
+    """Whether the replica on `instance` runs now: its workload is still asked for and has it."""
+    workload = workloads.get(instance.workload or "")
+    return (
+        workload is not None
+        and instance.replica is not None
+        and (workload.is_throughput or instance.replica < workload.replicas)
+    )
+
+
+class ReplanPerGpuModel(PerGpuModel):
+    """The per-GPU model with the running fleet's keep and stay variables."""
+
+    def __init__(self, problem: Problem, catalog: Catalog, current: list[PlanGpu]) -> None:
+        # Read by the symmetry breaking, which the base constructor adds.
+        workloads = {w.name: w for w in problem.workloads}
+        self.now: dict[tuple[str, int], PlanGpu] = {
+            (gpu.pool, gpu.index): gpu
+            for gpu in current
+            if any(_runs_now(i, workloads) for i in gpu.instances)
+        }
+        self.running = workloads
+        super().__init__(problem, catalog)
+        self.keep: dict[int, cp_model.IntVar] = {}
+        self.stay: dict[tuple[str, ProfileKey], cp_model.IntVar] = {}
+        self._add_keep()
+        self._add_stays()
+
+    def hosting_now(self, g: int) -> PlanGpu | None:
+        gpu = self.gpus[g]
+        return self.now.get((gpu.pool.pool, gpu.index))
+
+    def _add_symmetry_breaking(self) -> None:
+        """Only GPUs hosting nothing now are interchangeable: order those, pool by pool."""
+        previous: dict[str, int] = {}
+        for g, gpu in enumerate(self.gpus):
+            if self.hosting_now(g) is not None:
+                continue
+            before = previous.get(gpu.pool.pool)
+            if before is not None:
+                self.model.add(self.used[before] >= self.used[g])
+                self.model.add(self.gpu_units(before) >= self.gpu_units(g))
+            previous[gpu.pool.pool] = g
+
+    def _add_keep(self) -> None:
+        """keep[g] fixes every slot of GPU g to what it carries now."""
+        for g in range(len(self.gpus)):
+            entry = self.hosting_now(g)
+            if entry is None:
+                continue
+            keep = self.model.new_bool_var(f"keep[{entry.pool}/{entry.index}]")
+            self.keep[g] = keep
+            carved_now = {(i.profile, i.start) for i in entry.instances}
+            for profile, start, x in self.slots(g):
+                self.model.add(x == int((profile.name, start) in carved_now)).only_enforce_if(keep)
+
+    def _add_stays(self) -> None:
+        """stay[w, g, p]: replicas of w on their current p slots of GPU g, if g is kept."""
+        for g, keep in self.keep.items():
+            entry = self.hosting_now(g)
+            assert entry is not None
+            slots_now = Counter(
+                (i.workload, i.profile) for i in entry.instances if _runs_now(i, self.running)
+            )
+            for (workload, profile), count in slots_now.items():
+                assigned = self.a.get((str(workload), (g, profile)))
+                if assigned is None:  # the workload no longer fits that profile: it moves
+                    continue
+                name = f"stay[{workload},{entry.pool}/{entry.index},{profile}]"
+                stay = self.model.new_int_var(0, count, name)
+                self.stay[str(workload), (g, profile)] = stay
+                self.model.add(stay <= count * keep)
+                self.model.add(stay <= assigned)
+
+    def moved(self) -> cp_model.LinearExpr:
+        return _total(self.a.values()) - _total(self.stay.values())
+
+    def recarved(self) -> cp_model.LinearExpr:
+        return _total(self.used[g] for g in self.keep) - _total(self.keep.values())
+
+    def add_budgets(self, max_recarve: int | None, max_moves: int | None) -> None:
+        if max_recarve is not None:
+            self.model.add(self.recarved() <= max_recarve)
+        if max_moves is not None:
+            self.model.add(self.moved() <= max_moves)
+
+    def all_variables(self) -> list[cp_model.IntVar]:
+        return [*super().all_variables(), *self.keep.values(), *self.stay.values()]
+
+
+def current_solution(pergpu: ReplanPerGpuModel) -> dict[int, int]:
+    """Changing nothing, as an assignment of every variable: feasible under any budget."""
+    solution = {var.index: 0 for var in pergpu.all_variables()}
+    placed: Counter[str] = Counter()
+    for g, keep in pergpu.keep.items():
+        entry = pergpu.hosting_now(g)
+        assert entry is not None
+        solution[keep.index] = 1
+        solution[pergpu.used[g].index] = 1
+        for instance in entry.instances:
+            solution[pergpu.x[g, instance.profile, instance.start].index] = 1
+        for (workload, (h, profile)), stay in pergpu.stay.items():
+            if h != g:
+                continue
+            assigned = pergpu.a[workload, (g, profile)]
+            count = min(stay.proto.domain[-1], assigned.proto.domain[-1])
+            solution[stay.index] = solution[assigned.index] = count
+            placed[workload] += count
+    for workload in pergpu.problem.workloads:
+        missing = max(0, workload.replicas - placed[workload.name])
+        if workload.is_throughput:
+            missing = SERVED_SCALE
+        solution[pergpu.unplaced[workload.name].index] = missing
+    return solution
+
+
+def _moved_of(pergpu: ReplanPerGpuModel, staged: _StagedSolver) -> int:
+    return sum(staged.value(v) for v in pergpu.a.values()) - sum(
+        staged.value(v) for v in pergpu.stay.values()
+    )
+
+
+def _recarved_of(pergpu: ReplanPerGpuModel, staged: _StagedSolver) -> int:
+    return sum(staged.value(pergpu.used[g]) - staged.value(k) for g, k in pergpu.keep.items())
+
+
+def _staying_on_their_slots(
+    pergpu: ReplanPerGpuModel, staged: _StagedSolver, gpus: list[PlanGpu]
+) -> None:
+    """On kept GPUs, give each staying replica its current slot (the solver counts per profile)."""
+    by_key = {(gpu.pool, gpu.index): gpu for gpu in gpus}
+    for g, keep in pergpu.keep.items():
+        entry = pergpu.hosting_now(g)
+        assert entry is not None
+        planned = by_key.get((entry.pool, entry.index))
+        if not staged.value(keep) or planned is None:
+            continue
+        was = {i.start: i.workload for i in entry.instances if _runs_now(i, pergpu.running)}
+        for profile in {i.profile for i in planned.instances}:
+            mine = [i for i in planned.instances if i.profile == profile]
+            tenants = [(i.workload, i.replica) for i in mine]
+            rest = []
+            for instance in mine:  # a slot takes a replica of the workload it hosts now first
+                wanted = was.get(instance.start)
+                pick = next((t for t in tenants if wanted is not None and t[0] == wanted), None)
+                if pick is None:
+                    rest.append(instance)
+                    continue
+                tenants.remove(pick)
+                instance.workload, instance.replica = pick
+            for instance, pick in zip(rest, tenants, strict=True):
+                instance.workload, instance.replica = pick
+
+
+def solve_per_gpu_replan(
+    problem: Problem,
+    catalog: Catalog,
+    current: list[PlanGpu],
+    max_recarve: int | None = None,
+    max_moves: int | None = None,
+    time_limit_seconds: float = 10.0,
+    workers: int = 1,
+    seed: int = 0,
+) -> PerGpuResult:
+    """Lexicographically best re-plan from the per-GPU model: placed weight, cost, moved
+    replicas, re-carved GPUs, then the tie-break, within the budgets."""
+    started = time.monotonic()
+    pergpu = ReplanPerGpuModel(problem, catalog, current)
+    pergpu.add_budgets(max_recarve, max_moves)
+    staged = _StagedSolver(pergpu, time_limit_seconds, workers, seed)
+    staged.solution = current_solution(pergpu)
+    shares = REPLAN_STAGE_TIME_SHARES
+    placement = staged.run(pergpu.placed_weight(), maximize=True, share=shares[0])
+    pergpu.model.add(pergpu.placed_weight() >= _placed_weight_of(pergpu, staged))
+    cost = staged.run(pergpu.cost_units(), maximize=False, share=shares[1])
+    pergpu.model.add(pergpu.cost_units() <= _cost_units_of(pergpu, staged))
+    moves = staged.run(pergpu.moved(), maximize=False, share=shares[2])
+    pergpu.model.add(pergpu.moved() <= _moved_of(pergpu, staged))
+    recarves = staged.run(pergpu.recarved(), maximize=False, share=shares[3])
+    pergpu.model.add(pergpu.recarved() <= _recarved_of(pergpu, staged))
+    tidy = staged.run(pergpu.tie_break(), maximize=False, share=shares[4])
+
+    stages = (placement, cost, moves, recarves, tidy)
+    optimal = all(stage.status == "optimal" for stage in stages)
+    stats = SolverStats(
+        formulation=f"{FORMULATION} (re-planning)",
+        wall_seconds=round(time.monotonic() - started, 3),
+        time_limit_seconds=time_limit_seconds,
+        workers=workers,
+        seed=seed,
+        placement_status=placement.status,
+        cost_status=cost.status,
+        lower_bound_source="CP-SAT bound of the cost stage",
+        variables=len(pergpu.model.proto.variables),
+        constraints=len(pergpu.model.proto.constraints),
+        notes=[f"moves {moves.status}, re-carves {recarves.status}, tie-break {tidy.status}"],
+    )
+    gpus = _plan_gpus(pergpu, staged)
+    _staying_on_their_slots(pergpu, staged, gpus)
+    plan = assemble_plan(
+        problem,
+        catalog,
+        gpus,
+        _unplaced(pergpu, staged, catalog),
+        status="optimal" if optimal else "feasible",
+        lower_bound_per_hour=0.0 if cost.bound is None else cost.bound / PRICE_SCALE,
+        solver=stats,
+        current=current,
+        max_recarve=max_recarve,
+        max_moves=max_moves,
+    )
+    return PerGpuResult(
+        plan,
+        _placed_weight_of(pergpu, staged),
+        plan.cost_per_hour,
+        len(plan.gpus),
+        optimal,
+        moved=_moved_of(pergpu, staged),
+        recarved=_recarved_of(pergpu, staged),
+    )

@@ -47,6 +47,8 @@ EXPORT_FORMAT = "mig-recommender-scenario"
 APPLICATION_ID = 0x4D494752
 DB_ENV = "MIG_RECOMMENDER_DB"
 DEFAULT_DB_PATH = Path("~/.mig-recommender/scenarios.sqlite")
+# How long an operation waits for another session's write before it gives up.
+BUSY_TIMEOUT_SECONDS = 30.0
 MAX_NAME_LENGTH = 100
 # How many violations an import refusal lists before "and N more".
 MAX_LISTED_PROBLEMS = 10
@@ -197,7 +199,7 @@ class ScenarioStore:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            connection = sqlite3.connect(self.path, timeout=10)
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
         except sqlite3.Error as exc:
             raise ScenarioError(f"cannot open the scenario database {self.path}: {exc}") from None
         try:
@@ -229,19 +231,38 @@ class ScenarioStore:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 db.execute(_CREATE_TABLE)
-                return
-            if application != APPLICATION_ID:
-                raise ScenarioError(self._unusable("it is another application's SQLite database"))
-            if version > SCHEMA_VERSION:
-                raise ScenarioError(
-                    self._unusable(
-                        f"schema version {version} is newer than this version's "
-                        f"{SCHEMA_VERSION}; upgrade mig-recommender"
-                    )
+            else:
+                self._check(db, application, version, tables)
+        self._use_wal()
+
+    def _check(
+        self, db: sqlite3.Connection, application: int, version: int, tables: list[str]
+    ) -> None:
+        """Refuse a file that is not (a healthy, known version of) this store."""
+        if application != APPLICATION_ID:
+            raise ScenarioError(self._unusable("it is another application's SQLite database"))
+        if version > SCHEMA_VERSION:
+            raise ScenarioError(
+                self._unusable(
+                    f"schema version {version} is newer than this version's "
+                    f"{SCHEMA_VERSION}; upgrade mig-recommender"
                 )
-            check = db.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok" or "scenarios" not in tables:
-                raise ScenarioError(self._unusable(f"integrity check failed: {check}"))
+            )
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok" or "scenarios" not in tables:
+            raise ScenarioError(self._unusable(f"integrity check failed: {check}"))
+
+    def _use_wal(self) -> None:
+        """Write-ahead logging: readers never block the writer, and sessions saving at the same
+        moment wait their turn (the busy timeout) instead of failing. Set once, kept in the file.
+        Outside a transaction, as SQLite requires."""
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as exc:
+            raise ScenarioError(self._unusable(str(exc))) from None
+        finally:
+            connection.close()
 
     def save(self, scenario: Scenario, overwrite: bool = False) -> None:
         """Store `scenario`; a name in use is an error unless `overwrite`."""
@@ -256,6 +277,9 @@ class ScenarioStore:
             payload,
         )
         with self._connect() as db:
+            # Check and write in one write transaction: two sessions saving one name at the
+            # same moment cannot both see it free.
+            db.execute("BEGIN IMMEDIATE")
             exists = db.execute("SELECT 1 FROM scenarios WHERE name = ?", (scenario.name,))
             if exists.fetchone() and not overwrite:
                 raise ScenarioError(f"a scenario named '{scenario.name}' exists already")
@@ -298,6 +322,7 @@ class ScenarioStore:
         if new == old:
             return new
         with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
             if db.execute("SELECT 1 FROM scenarios WHERE name = ?", (new,)).fetchone():
                 raise ScenarioError(f"a scenario named '{new}' exists already")
             payload = canonical_json(scenario.model_copy(update={"name": new}))

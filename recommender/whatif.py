@@ -398,16 +398,15 @@ def compare_to_baseline(plan: Plan, baseline: Plan) -> BaselineComparison:
     placed, plan_placed = placed_replicas(baseline), placed_replicas(plan)
     saving = baseline.cost_per_hour - plan.cost_per_hour
     fewer = plan_placed - placed
+    count = f"{abs(fewer):,} {'fewer' if fewer > 0 else 'more'} replica{'s' * (abs(fewer) != 1)}"
     if fewer == 0:
-        note = ""
-    elif fewer > 0 and saving >= 0:
-        note = (
-            f"places {fewer:,} fewer replicas and still costs more: the optimized plan saves "
-            "at least this"
-        )
+        note = "places the same replicas"
+    elif fewer > 0 and saving > 0:
+        note = f"places {count} and still costs more: the optimized plan saves at least this"
+    elif fewer > 0 and saving == 0:
+        note = f"places {count} for the same cost"
     else:
-        more_or_fewer = f"{fewer:,} fewer" if fewer > 0 else f"{-fewer:,} more"
-        note = f"places {more_or_fewer} replicas: the costs are not like for like"
+        note = f"places {count}: the costs are not like for like"
         saving = math.nan
     comparable = not math.isnan(saving)
     percent = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recommender.catalog import Catalog
-from recommender.plan import Plan
+from recommender.plan import Plan, PlanGpu
 from recommender.problem import Problem
 from recommender.reading import load_catalog
 from recommender.validate import validate_plan
@@ -16,7 +16,10 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
-def assert_valid(plan: Plan, problem: Problem, catalog: Catalog) -> None:
-    """Every plan a test makes goes through the independent validator."""
-    violations = validate_plan(plan, problem, catalog)
+def assert_valid(
+    plan: Plan, problem: Problem, catalog: Catalog, current: list[PlanGpu] | None = None
+) -> None:
+    """Every plan a test makes goes through the independent validator (with the running fleet
+    it was re-planned from, if any: then its transition and budgets are checked too)."""
+    violations = validate_plan(plan, problem, catalog, current)
     assert violations == [], "\n".join(violations)

@@ -39,7 +39,8 @@ def test_a_million_gpus_per_pool_plans_like_a_hundred(catalog: Catalog) -> None:
     assert_valid(huge, huge_problem, catalog)
     assert small.status == huge.status == "optimal"
     assert huge.cost_per_hour == pytest.approx(small.cost_per_hour)
-    assert huge.lower_bound_per_hour == pytest.approx(small.lower_bound_per_hour)
+    # Both are proven to the optimality tolerance; the bounds may differ within it.
+    assert huge.lower_bound_per_hour == pytest.approx(small.lower_bound_per_hour, rel=2e-5)
     assert huge.solver is not None and huge.solver.cost_status == "optimal"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,54 @@ def test_free_name(store: ScenarioStore, base: Scenario) -> None:
     assert store.free_name("base") == "base (2)"
     store.save(base.model_copy(update={"name": "base (2)"}))
     assert store.free_name("base") == "base (3)"
+
+
+SESSIONS = 12
+
+
+def save_together(store_path: Path, scenarios: list[Scenario]) -> list[str]:
+    """Each scenario saved by its own thread and store (as page sessions do), all released at
+    the same moment; returns the errors."""
+    start = threading.Barrier(len(scenarios))
+    errors: list[str] = []
+
+    def save(scenario: Scenario) -> None:
+        store = ScenarioStore(store_path)
+        start.wait(30)
+        try:
+            store.save(scenario)
+        except ScenarioError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=save, args=(s,)) for s in scenarios]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+def test_scenarios_saved_at_the_same_moment_are_all_there(tmp_path: Path, base: Scenario) -> None:
+    path = tmp_path / "scenarios.sqlite"
+    ScenarioStore(path)
+    names = [f"session {n}" for n in range(SESSIONS)]
+    errors = save_together(path, [base.model_copy(update={"name": n}) for n in names])
+    assert errors == []
+    store = ScenarioStore(path)
+    assert sorted(store.names()) == sorted(names)
+    assert all(store.load(n).plan == base.plan for n in names)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_one_name_saved_at_the_same_moment_is_saved_once(tmp_path: Path, base: Scenario) -> None:
+    path = tmp_path / "scenarios.sqlite"
+    ScenarioStore(path)
+    costs = [base.model_copy(update={"name": "same", "created_at": f"t{n}"}) for n in range(8)]
+    errors = save_together(path, costs)
+    assert len(errors) == 7
+    assert all("a scenario named 'same' exists already" in e for e in errors)
+    assert ScenarioStore(path).names() == ["same"]
 
 
 def test_a_damaged_row_is_reported(store: ScenarioStore, base: Scenario) -> None:

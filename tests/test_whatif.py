@@ -25,11 +25,13 @@ from recommender.whatif import (
     apply_knobs,
     baseline_comparison,
     catalog_from_upload,
+    compare_to_baseline,
     filter_gpus,
     fleet_table,
     layout_rows,
     overrides_from_table,
     overrides_table,
+    placed_replicas,
     scaled_replicas,
     table_to_csv,
     workloads_table,
@@ -326,7 +328,7 @@ def test_filters_by_pool_model_and_workload(catalog: Catalog) -> None:
 # --- baselines and charts ----------------------------------------------------------------------
 
 
-def test_baseline_comparison_shows_the_saving(catalog: Catalog) -> None:
+def test_baseline_comparison_states_savings_only_like_for_like(catalog: Catalog) -> None:
     problem = small_problem()
     plan = solve(problem, catalog, QUICK)
     assert_valid(plan, problem, catalog)
@@ -336,24 +338,64 @@ def test_baseline_comparison_shows_the_saving(catalog: Catalog) -> None:
     table = baseline_comparison(plan, baselines).set_index("planner")
     assert table.loc["Optimized plan", "cost_per_hour"] == pytest.approx(plan.cost_per_hour)
     assert pd.isna(table.loc["Optimized plan", "plan_saves_per_hour"])
-    whole = baselines["whole-gpu"]
-    row = table.loc["whole-gpu"]
-    assert row["plan_saves_per_hour"] == pytest.approx(whole.cost_per_hour - plan.cost_per_hour)
-    expected = (whole.cost_per_hour - plan.cost_per_hour) / whole.cost_per_hour * 100
-    assert row["plan_saves_percent"] == pytest.approx(expected, abs=0.05)
-    assert row["replicas_unplaced"] == sum(u.replicas for u in whole.unplaced)
-    assert row["replicas_placed"] + row["replicas_unplaced"] == problem.total_replicas
+    assert table["plan_saves_per_hour"].dtype.kind == "f"  # NaN, never a `None` to print
+    placed = placed_replicas(plan)
+    assert placed == problem.total_replicas
+    seen = set()
+    for name, base in baselines.items():
+        row = table.loc[name]
+        assert row["replicas_unplaced"] == sum(u.replicas for u in base.unplaced)
+        assert row["replicas_placed"] + row["replicas_unplaced"] == problem.total_replicas
+        saving = base.cost_per_hour - plan.cost_per_hour
+        comparison = compare_to_baseline(plan, base)
+        assert (comparison.placed, comparison.plan_placed) == (row["replicas_placed"], placed)
+        if row["replicas_placed"] == placed:
+            seen.add("same")
+            assert comparison.like_for_like
+            assert row["plan_saves_per_hour"] == pytest.approx(saving)
+            assert row["note"] == "places the same replicas"
+        elif saving > 0:
+            seen.add("fewer, costlier")
+            assert not comparison.like_for_like
+            assert row["plan_saves_per_hour"] == pytest.approx(saving)
+            expected = saving / base.cost_per_hour * 100
+            assert row["plan_saves_percent"] == pytest.approx(expected, abs=0.05)
+            assert "saves at least this" in row["note"]
+        else:
+            seen.add("fewer, cheaper")
+            # Cheaper because it does less: no saving is stated, the note says why.
+            assert comparison.saving_per_hour is None
+            assert pd.isna(row["plan_saves_per_hour"]) and pd.isna(row["plan_saves_percent"])
+            assert row["note"].endswith("the costs are not like for like")
+    # The small problem's baselines show all three cases.
+    assert seen == {"same", "fewer, costlier", "fewer, cheaper"}
 
 
 def test_layout_chart_data_and_axis(catalog: Catalog) -> None:
     rows = layout_rows(hand_plan(small_problem(), catalog).gpus, catalog, group=False)
     frame = charts.layout_frame(rows)
-    assert len(frame) == 7
-    assert frame[["start", "end"]].values.tolist()[:3] == [[0, 1], [1, 2], [4, 8]]
-    chart = charts.layout_chart(rows, charts.workload_colors(["llm", "embed", "big"]))
-    spec = chart.to_dict()
-    assert spec["height"] == charts.ROW_HEIGHT * 3 + charts.AXIS_HEIGHT
+    blocks = frame[frame["category"] != charts.FREE]
+    assert len(blocks) == 7
+    assert blocks[["start", "end"]].values.tolist()[:3] == [[0, 1], [1, 2], [4, 8]]
+    # Units 2-3 of both A100s host no instance: one free run each, the H100 is full.
+    free = frame[frame["category"] == charts.FREE]
+    assert free[["row", "start", "end"]].values.tolist() == [["a100 #0", 2, 4], ["a100 #2", 2, 4]]
+    colors = charts.workload_colors(["llm", "embed", "big"])
+    spec = charts.layout_chart(rows, colors).to_dict()
+    legend_rows = -(-5 // charts.LEGEND_COLUMNS)  # embed, llm, big, spare, free
+    assert spec["height"] == (
+        charts.ROW_HEIGHT * 3
+        + charts.AXIS_HEIGHT
+        + charts.LEGEND_PADDING
+        + charts.LEGEND_ROW_HEIGHT * legend_rows
+    )
     assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 8]
+    # Every colour in the chart has a legend entry, free units included.
+    color = spec["layer"][0]["encoding"]["color"]
+    assert color["scale"]["domain"] == ["llm", "embed", "big", SPARE, charts.FREE]
+    assert color["scale"]["range"] == [colors[c] for c in color["scale"]["domain"]]
+    assert color["legend"]["symbolLimit"] == 0
+    assert "spare instance" in color["legend"]["labelExpr"]
 
 
 def test_layout_chart_refuses_mixed_axis_lengths(catalog: Catalog) -> None:
@@ -373,9 +415,57 @@ def test_block_captions_are_clipped_to_their_width(catalog: Catalog) -> None:
         instances=[inst("1g.5gb", 0, "a-very-long-workload-name-indeed", 0)],
     )
     frame = charts.layout_frame(layout_rows([gpu], catalog, group=False))
-    profile, caption = frame.loc[0, "text"].split("\n")
+    profile, caption = frame.loc[0, "line1"], frame.loc[0, "line2"]
     assert profile == "1g.5gb"
-    assert len(caption) == charts.CAPTION_CHARS_8_UNITS and caption.endswith("…")
+    assert len(caption) == charts.CAPTION_CHARS_8_UNITS and "…" in caption
+    assert caption.startswith("a-very") and caption.endswith("indeed")
+
+
+RERANKERS = ["bge-reranker-base", "bge-reranker-large", "bge-reranker-v2-m3"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        RERANKERS,
+        [*RERANKERS, "bge-small-en-v1.5", "bge-base-en-v1.5", "bge-large-en-v1.5", "short"],
+        [f"jupyter-medium-{n:04d}" for n in range(30)],
+        # Same start and end, differing only in the middle: no split tells them apart.
+        [f"model-{c}-variant-same-end" for c in "abcdefghij"],
+        ["x" * 30, "x" * 31, "x" * 29 + "y"],
+    ],
+)
+@pytest.mark.parametrize("budget", [5, 8, 13, 26])
+def test_short_names_never_read_alike(names: list[str], budget: int) -> None:
+    short = charts.short_names(names, budget)
+    assert set(short) == set(names)
+    assert len(set(short.values())) == len(names)
+    assert all(len(label) <= max(budget, 5) for label in short.values())
+    for name, label in short.items():
+        if len(name) <= max(budget, 5):
+            assert label == name
+
+
+def test_three_rerankers_read_differently_in_a_one_unit_block() -> None:
+    short = charts.short_names(RERANKERS, charts.CAPTION_CHARS_8_UNITS)
+    assert [short[n] for n in RERANKERS] == ["bge-re…r-base", "bge-re…-large", "bge-re…-v2-m3"]
+
+
+def test_sixty_workloads_get_sixty_colours_none_grey() -> None:
+    names = [f"w{n}" for n in range(60)]
+    colors = charts.workload_colors(names)
+    assert len({colors[n] for n in names}) == 60
+    for name in names:
+        red, green, blue = (int(colors[name][i : i + 2], 16) for i in (1, 3, 5))
+        assert max(red, green, blue) - min(red, green, blue) > 20, colors[name]
+    assert colors[charts.FREE] not in {colors[n] for n in names}
+
+
+def test_block_text_is_dark_on_light_and_light_on_dark() -> None:
+    assert charts.ink("#ffffff") == "black"
+    assert charts.ink("#e3e3e3") == "black"
+    assert charts.ink("#393b79") == "white"
+    assert charts.ink("#000000") == "white"
 
 
 def test_plan_chart_frames_add_up(catalog: Catalog) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
 from recommender.baselines import BASELINE_DISPLAY_NAMES
@@ -15,28 +18,37 @@ def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
         BASELINE_DISPLAY_NAMES.get(k, k): p for k, p in baselines.items() if isinstance(p, Plan)
     }
     table = baseline_comparison(plan, good)
+    table["saving"] = [saving_text(row) for row in table.itertuples()]
     st.dataframe(
-        table,
+        table.drop(columns=["plan_saves_per_hour", "plan_saves_percent"]),
         hide_index=True,
         width="stretch",
+        column_order=[
+            "planner",
+            "cost_per_hour",
+            "cost_per_month",
+            "gpus_used",
+            "replicas_placed",
+            "replicas_unplaced",
+            "saving",
+            "note",
+        ],
         column_config={
-            "cost_per_hour": st.column_config.NumberColumn("$/h", format="dollar"),
-            "cost_per_month": st.column_config.NumberColumn("$/month", format="dollar"),
-            "gpus_used": st.column_config.NumberColumn("GPUs used"),
-            "replicas_placed": st.column_config.NumberColumn("replicas placed"),
-            "replicas_unplaced": st.column_config.NumberColumn("replicas unplaced"),
-            "plan_saves_per_hour": st.column_config.NumberColumn(
-                "optimized plan saves $/h", format="dollar"
-            ),
-            "plan_saves_percent": st.column_config.NumberColumn(
-                "optimized plan saves %", format="%.1f%%"
-            ),
+            "planner": st.column_config.TextColumn("planner", width=170),
+            "cost_per_hour": st.column_config.NumberColumn("$/h", format="dollar", width=95),
+            "cost_per_month": st.column_config.NumberColumn("$/month", format="dollar", width=115),
+            "gpus_used": st.column_config.NumberColumn("GPUs used", width=85),
+            "replicas_placed": st.column_config.NumberColumn("replicas placed", width=115),
+            "replicas_unplaced": st.column_config.NumberColumn("unplaced", width=85),
+            "saving": st.column_config.TextColumn("optimized plan saves", width=165),
+            "note": st.column_config.TextColumn("like for like?", width="large"),
         },
     )
     st.caption(
-        "Savings compare costs only: a baseline that leaves replicas out may look cheaper than "
-        "it is. Whole GPUs: one replica per GPU, no MIG. all-balanced: mig-parted's "
-        "all-balanced layout on every used GPU, filled greedily."
+        "A saving is stated only where it means something: against a baseline that places the "
+        "same replicas, or fewer at a higher cost (then it is a floor). Whole GPUs: one replica "
+        "per GPU, no MIG. all-balanced: mig-parted's all-balanced layout on every used GPU, "
+        "filled greedily."
     )
     for key, result in baselines.items():
         name = BASELINE_DISPLAY_NAMES.get(key, key)
@@ -46,3 +58,14 @@ def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
             missing = sum(u.replicas for u in result.unplaced)
             with st.expander(f"{md_escape(name)} leaves {missing:,} replicas unplaced"):
                 show_unplaced(result.unplaced)
+
+
+def saving_text(row: Any) -> str:
+    """The saving column as people read it: `$12.34/h (46%)`, `-` for the plan itself, `not
+    comparable` where the note says why."""
+    if row.planner == "Optimized plan":
+        return "-"
+    if pd.isna(row.plan_saves_per_hour):
+        return "not comparable"
+    percent = "" if pd.isna(row.plan_saves_percent) else f" ({row.plan_saves_percent:.1f}%)"
+    return f"${row.plan_saves_per_hour:,.2f}/h{percent}"

@@ -55,8 +55,10 @@ def show_errors(area: Any, title: str, report: str) -> None:
 
 def show_unplaced(unplaced: list[Unplaced]) -> None:
     """Unplaced replicas with their reasons, as a table."""
+    frame = pd.DataFrame([u.model_dump() for u in unplaced])
     st.dataframe(
-        pd.DataFrame([u.model_dump() for u in unplaced]),
+        # Fields no entry uses (throughput details of count-only workloads) would read `None`.
+        frame.dropna(axis=1, how="all"),
         hide_index=True,
         width="stretch",
         column_config=UNPLACED_COLUMNS,

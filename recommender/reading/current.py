@@ -72,6 +72,8 @@ def load_current(
     """
     name = label or source_label(source, "current.json")
     raw = read_bytes(source, name)
+    if not raw.strip():
+        raise InputError([InputIssue(name, None, None, f"file is empty ({_NOT_A_STATE})")])
     issues: list[InputIssue] = []
     gpus = _read_csv(raw, name, issues) if _is_csv(raw, name) else _read_json(raw, name, issues)
     if issues:
@@ -245,6 +247,7 @@ def _check(
                 replica = f"{instance.workload} replica {instance.replica}"
                 hosts.setdefault(replica, []).append(where)
         result.append(plan_gpu)
+    issues.sort(key=lambda issue: issue.line or 0)  # a CSV's GPUs in file order
     for replica, places in hosts.items():
         if len(places) > 1:
             message = f"{replica} is hosted {len(places)} times ({'; '.join(places)})"
