@@ -2,8 +2,9 @@
 
     streamlit run app.py [-- --db PATH]
 
-A thin layer over the library (docs/design.md §6): this file only puts the page together. Each
-sidebar section and tab is a module of `recommender.page`; plans come from `recommender.jobs`
+A thin layer over the library (docs/design.md, "The job and the data flow"): this file only puts
+the page together.
+Each sidebar section and tab is a module of `recommender.page`; plans come from `recommender.jobs`
 (solves queued for worker threads, shared by sessions; a provisional plan shows while
 one runs), numbers and tables from `recommender.whatif`,
 `recommender.charts` and `recommender.scenarios`.

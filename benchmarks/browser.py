@@ -58,10 +58,24 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     raise PageError(f"streamlit did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()}")
 
 
+def peak_rss_mib(pid: int) -> float | None:
+    """A process's peak resident memory (VmHWM) in MiB, None where /proc cannot tell."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 @contextlib.contextmanager
-def streamlit_server(log: Path, env: Mapping[str, str]) -> Iterator[str]:
+def streamlit_server(
+    log: Path, env: Mapping[str, str], started: list[subprocess.Popen] | None = None
+) -> Iterator[str]:
     """`streamlit run app.py` on a free local port with `env` added; yields its URL and stops
-    the server (only this process) afterwards."""
+    the server (only this process) afterwards. The process is appended to `started` (to read
+    its memory)."""
     port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
@@ -75,6 +89,8 @@ def streamlit_server(log: Path, env: Mapping[str, str]) -> Iterator[str]:
         server = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
         )
+    if started is not None:
+        started.append(server)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, server, log)
@@ -136,19 +152,24 @@ def plan_status(page: Page) -> str | None:
 
 
 def wait_for_final_plan(
-    page: Page, timeout_seconds: float, old_placed: str | None = None
+    page: Page, timeout_seconds: float, old: str | None = None, metric: str = "Replicas placed"
 ) -> tuple[str, str]:
-    """Wait until the page shows a solved (not provisional) plan whose `Replicas placed` differs
-    from `old_placed` (when given); returns (status, replicas placed)."""
+    """Wait until the page shows a solved (not provisional) plan whose `metric` differs from
+    `old` (when given); returns (status, the metric's value)."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         status = plan_status(page)
-        if status not in (None, "provisional"):
+        # The provisional notice comes first on the page: with it gone, nothing shown is
+        # provisional any more.
+        if (
+            status not in (None, "provisional")
+            and page.get_by_text("Provisional plan").count() == 0
+        ):
             try:
-                placed = metric_value(page, "Replicas placed")
+                value = metric_value(page, metric)
             except Exception:
-                placed = None
-            if placed is not None and placed != old_placed:
-                return status, placed
+                value = None
+            if value is not None and value != old:
+                return status, value
         page.wait_for_timeout(200)
     raise PageError(f"no solved plan within {timeout_seconds:.0f} s")

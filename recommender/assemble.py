@@ -57,9 +57,12 @@ def assemble_plan(
         inputs_sha256=inputs_digest(problem, catalog),
     )
     if current is not None:
+        from recommender.reading.current import stop_retired
         from recommender.transition import build_transition  # TODO(H6): top-level once merged
 
-        transition = build_transition(current, plan, problem, catalog, wave_size)
+        # Replicas the workloads no longer ask for are stopped, whichever planner ran.
+        running = stop_retired(current, problem)
+        transition = build_transition(running, plan, problem, catalog, wave_size)
         budgets = {"max_recarve": max_recarve, "max_moves": max_moves}
         plan.transition = transition.model_copy(update=budgets)
     return plan

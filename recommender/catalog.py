@@ -112,7 +112,7 @@ class GpuModel(BaseModel):
         """Whether a workload that needs NVDEC/NVJPG/OFA may run on this profile.
 
         Only `+me`/`+me.all` profiles carry the media engines, and a full-GPU profile owns all of
-        them (DESIGN.md §3). `-me` profiles never do.
+        them (docs/design.md, "Placement rules"). `-me` profiles never do.
         """
         if profile.no_me:
             return False

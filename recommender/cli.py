@@ -26,6 +26,7 @@ from typing import Any
 from recommender.catalog import Catalog
 from recommender.errors import InputError
 from recommender.exports import EXPORTS
+from recommender.frontier import DEFAULT_POINTS, frontier
 from recommender.plan import Plan
 from recommender.problem import Problem
 from recommender.progress import ProgressLine, is_tty
@@ -37,8 +38,10 @@ from recommender.reading import (
     load_problem,
     read_plan_json,
 )
+from recommender.reading.current import load_current
 from recommender.report import (
     PROG,
+    format_frontier,
     format_model_details,
     format_model_table,
     format_plan_summary,
@@ -144,6 +147,13 @@ _positive_float = _argument_type(
 _positive_int = _argument_type(
     int, lambda v: v >= 1, "'{text}' is not a whole number", "{text} must be a whole number >= 1"
 )
+MAX_FRONTIER_POINTS = 50
+_frontier_points = _argument_type(
+    int,
+    lambda v: 2 <= v <= MAX_FRONTIER_POINTS,
+    "'{text}' is not a whole number",
+    f"{{text}} is out of range (expected 2..{MAX_FRONTIER_POINTS})",
+)
 _non_negative_int = _argument_type(
     int, lambda v: v >= 0, "'{text}' is not a whole number", "{text} must be a whole number >= 0"
 )
@@ -166,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_plan_command(commands)
+    _add_frontier_command(commands)
     _add_check_command(commands)
     _add_catalog_command(commands)
     return parser
@@ -181,26 +192,26 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("fleet", metavar="FLEET.csv", help=_columns_help(FLEET_COLUMNS))
     _add_catalog_option(plan)
     _add_performance_option(plan)
+    _add_solver_options(plan, "the best plan found by then is returned")
+    _add_current_option(plan, required=False)
     plan.add_argument(
-        "--time-limit",
-        type=_positive_float,
-        default=30.0,
-        metavar="S",
-        help="solver time limit in seconds; the best plan found by then is returned (default 30)",
-    )
-    plan.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=2,
-        metavar="N",
-        help="solver threads (default 2)",
-    )
-    plan.add_argument(
-        "--seed",
+        "--max-recarve",
         type=_non_negative_int,
-        default=0,
+        metavar="K",
+        help="with --current: re-carve at most K GPUs that host replicas now (default no limit)",
+    )
+    plan.add_argument(
+        "--max-moves",
+        type=_non_negative_int,
         metavar="N",
-        help="solver random seed (default 0)",
+        help="with --current: move or start at most N replicas (default no limit)",
+    )
+    plan.add_argument(
+        "--wave-size",
+        type=_positive_int,
+        default=1,
+        metavar="W",
+        help="with --current: nodes per rollout wave (default 1)",
     )
     plan.add_argument(
         "--gap",
@@ -244,6 +255,65 @@ def _add_performance_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_solver_options(parser: argparse.ArgumentParser, at_the_limit: str) -> None:
+    parser.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=30.0,
+        metavar="S",
+        help=f"solver time limit in seconds; {at_the_limit} (default 30)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="solver threads (default 2)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="solver random seed (default 0)",
+    )
+
+
+def _add_current_option(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument(
+        "--current",
+        metavar="FILE",
+        required=required,
+        help="the fleet as it runs now: a plan JSON (only `gpus` is read) or the plan CSV "
+        "export; the plan then changes as little as its objective allows",
+    )
+
+
+def _add_frontier_command(commands: argparse._SubParsersAction) -> None:
+    frontier = commands.add_parser(
+        "frontier",
+        help="cost per hour against replicas moved, from changing nothing to the fresh optimum",
+        description="Re-plan the running fleet under growing move budgets: what each move buys.",
+    )
+    frontier.add_argument(
+        "workloads", metavar="WORKLOADS.csv", help=_columns_help(WORKLOAD_COLUMNS)
+    )
+    frontier.add_argument("fleet", metavar="FLEET.csv", help=_columns_help(FLEET_COLUMNS))
+    _add_current_option(frontier, required=True)
+    _add_catalog_option(frontier)
+    _add_performance_option(frontier)
+    _add_solver_options(frontier, "shared by all points")
+    frontier.add_argument(
+        "--points",
+        type=_frontier_points,
+        default=DEFAULT_POINTS,
+        metavar="N",
+        help=f"solves, both ends included (2..{MAX_FRONTIER_POINTS}, default {DEFAULT_POINTS})",
+    )
+    frontier.add_argument("--json", metavar="OUT", help="also write the points as JSON to OUT")
+    frontier.set_defaults(run=run_frontier)
+
+
 def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check",
@@ -255,6 +325,12 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("fleet", metavar="FLEET.csv", help="the fleet it was made for")
     _add_catalog_option(check)
     _add_performance_option(check)
+    check.add_argument(
+        "--current",
+        metavar="FILE",
+        help="the running fleet the plan was re-planned from: its transition and budgets are "
+        "checked too",
+    )
     check.set_defaults(run=run_check)
 
 
@@ -284,14 +360,23 @@ def _export_dest(key: str) -> str:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    if args.current is None:
+        for flag, value in (("--max-recarve", args.max_recarve), ("--max-moves", args.max_moves)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --current (the fleet as it runs now)")
     catalog = load_catalog(args.catalog)
     problem = _load_problem(args, catalog)
+    current = None if args.current is None else load_current(args.current, problem, catalog)
     outputs = _output_paths(args)
     options = SolveOptions(
         time_limit_seconds=args.time_limit,
         workers=args.workers,
         seed=args.seed,
         relative_gap=args.gap,
+        current=current,
+        max_recarve=args.max_recarve,
+        max_moves=args.max_moves,
+        wave_size=args.wave_size,
     )
     show_progress = not args.quiet and (args.progress or is_tty(sys.stderr))
     with ProgressLine(sys.stderr, enabled=show_progress) as progress_line:
@@ -321,6 +406,28 @@ def _load_problem(args: argparse.Namespace, catalog: Catalog) -> Problem:
         performance=getattr(args, "performance", None),
         performance_label=getattr(args, "performance", None),
     )
+
+
+# --- frontier ----------------------------------------------------------------------------------
+
+
+def run_frontier(args: argparse.Namespace) -> int:
+    catalog = load_catalog(args.catalog)
+    problem = _load_problem(args, catalog)
+    current = load_current(args.current, problem, catalog)
+    out = None if args.json is None else Path(args.json)
+    if out is not None:
+        _check_output_paths({"json": out})
+    options = SolveOptions(time_limit_seconds=args.time_limit, workers=args.workers, seed=args.seed)
+    result = frontier(problem, catalog, current, args.points, options)
+    print(format_frontier(result))
+    if out is not None:
+        try:
+            write_text_atomically(out, result.model_dump_json(indent=1))
+        except OSError as exc:
+            raise UsageError(f"--json {out}: cannot write: {exc.strerror or exc}") from None
+        print(f"\nwrote {out}")
+    return EXIT_OK
 
 
 def _output_paths(args: argparse.Namespace) -> dict[str, Path]:
@@ -404,7 +511,8 @@ def run_check(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     plan_data = read_plan_json(args.plan)
     problem = _load_problem(args, catalog)
-    violations = validate_plan(plan_data, problem, catalog)
+    current = None if args.current is None else load_current(args.current, problem, catalog)
+    violations = validate_plan(plan_data, problem, catalog, current)
     if violations:
         count = len(violations)
         print(f"plan is NOT valid: {count} violation{'s' if count != 1 else ''}")

@@ -316,7 +316,8 @@ def plan_to_nvidia_smi(plan: Plan, problem: Problem, catalog: Catalog) -> str:
 
 
 def k8s_resource_name(profile: str) -> str:
-    """Device-plugin resource of a profile under the mixed strategy (mig_rules.md §6).
+    """Device-plugin resource of a profile under the mixed strategy (docs/design.md, "Placement
+    rules": k8s-device-plugin).
 
     `+` becomes `.` (`1g.24gb+me` -> `nvidia.com/mig-1g.24gb.me`); the `-me` hyphen stays.
     """

@@ -4,7 +4,7 @@ GPUs of one pool are interchangeable, and so are replicas of workloads with the 
 the same set of (pool, profile) options they fit. The model therefore counts:
 - `GPUs of pool q that get layout L`, and
 - `replicas of demand class c placed on profile p of pool q`,
-so its size does not grow with the number of GPUs or replicas (DESIGN.md §5).
+so its size does not grow with the number of GPUs or replicas (docs/design.md, "The model").
 
 Spread workloads (replicas on distinct GPUs) keep their own class and are counted per layout
 group, `replicas of w on profile p of GPUs of pool q with layout L`; see `expand.py` for why that is

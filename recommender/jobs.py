@@ -10,6 +10,8 @@ a small machine many viewers must share the cores fairly. So:
   the page shows); each solve's time limit counts from when it starts, not from when it queued;
 - a starting solve gets the cores no running solve uses (at least one), so one viewer alone gets
   every core and five at once do not slow each other down by fighting over two;
+- a queued job nobody has asked about for `abandon_after` seconds (its session moved on to other
+  inputs, or closed) is dropped when its turn comes, so no core solves what nobody waits for;
 - finished jobs stay as a cache, least recently asked for evicted first, bounded by count and by
   the bytes of their plans (plan JSON size); pinned jobs (the bundled sample) and jobs still
   queued or running are never evicted.
@@ -85,6 +87,8 @@ class SolveJob:
     started: float | None = None
     finished_at: float | None = None
     workers: int = 0
+    # Last time a session asked for or waited on this job (a queued job nobody wants is dropped).
+    last_wanted: float = field(default_factory=time.monotonic)
     history: list[Progress] = field(default_factory=list)
     plan: Plan | None = None
     violations: list[str] = field(default_factory=list)
@@ -115,6 +119,10 @@ class SolveJob:
         finally:
             self.finished_at = time.monotonic()
             self.done.set()
+
+    def want(self) -> None:
+        """A session is still waiting for this job."""
+        self.last_wanted = time.monotonic()
 
     @property
     def state(self) -> str:
@@ -155,8 +163,10 @@ class SolveJobs:
 
     Asking for a key that is queued, running or done returns that job instead of starting
     another. At most `max_running` jobs run at once; a starting job gets `cores` minus the
-    threads running jobs use (at least 1, at most `max_workers`). Finished jobs are kept up to
-    `keep` jobs and `keep_bytes` of plan JSON, least recently asked for evicted first.
+    threads running jobs use (at least 1, at most `max_workers`). With `abandon_after`, a queued
+    job not wanted (`SolveJob.want`) for that many seconds is dropped when its turn comes.
+    Finished jobs are kept up to `keep` jobs and `keep_bytes` of plan JSON, least recently asked
+    for evicted first.
     """
 
     def __init__(
@@ -166,16 +176,18 @@ class SolveJobs:
         max_running: int | None = None,
         cores: int | None = None,
         max_workers: int = 8,
+        abandon_after: float | None = None,
     ) -> None:
         self.cores = cores or available_cores()
         self.max_running = max_running or self.cores
         self._keep = keep
         self._keep_bytes = keep_bytes
         self._max_workers = max_workers
+        self._abandon_after = abandon_after
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, SolveJob] = OrderedDict()
         self._pinned: set[str] = set()
-        self._waiting: deque[tuple[SolveJob, Task]] = deque()
+        self._waiting: deque[tuple[str, SolveJob, Task]] = deque()
         self._running: list[SolveJob] = []
 
     def job(self, key: str, time_limit: float, task: Task, pinned: bool = False) -> SolveJob:
@@ -187,10 +199,11 @@ class SolveJobs:
             job = self._jobs.get(key)
             if job is not None:
                 self._jobs.move_to_end(key)
+                job.want()
                 return job
             job = SolveJob(time_limit=time_limit)
             self._jobs[key] = job
-            self._waiting.append((job, task))
+            self._waiting.append((key, job, task))
             self._start_ready()
             self._evict()
         return job
@@ -206,7 +219,7 @@ class SolveJobs:
 
     def queue_state(self, job: SolveJob) -> QueueState:
         with self._lock:
-            waiting = [j for j, _ in self._waiting]
+            waiting = [j for _, j, _ in self._waiting]
             position = waiting.index(job) + 1 if job in waiting else 0
             return QueueState(position, len(waiting), len(self._running), self.max_running)
 
@@ -222,7 +235,10 @@ class SolveJobs:
     def _start_ready(self) -> None:
         """Start waiting jobs while slots are free (lock held)."""
         while self._waiting and len(self._running) < self.max_running:
-            job, task = self._waiting.popleft()
+            key, job, task = self._waiting.popleft()
+            if self._abandoned(job):
+                self._drop(key, job)
+                continue
             busy = sum(j.workers for j in self._running)
             workers = min(self._max_workers, max(1, self.cores - busy))
             job.workers = workers
@@ -232,6 +248,20 @@ class SolveJobs:
                 target=self._run, args=(job, task, workers), name="solve", daemon=True
             )
             worker.start()
+
+    def _abandoned(self, job: SolveJob) -> bool:
+        if self._abandon_after is None:
+            return False
+        return time.monotonic() - job.last_wanted > self._abandon_after
+
+    def _drop(self, key: str, job: SolveJob) -> None:
+        """Forget an abandoned queued job: asking for its key again queues it anew (lock held)."""
+        LOG.info("dropped a queued solve nobody waited for")
+        if self._jobs.get(key) is job:
+            del self._jobs[key]
+        job.error = "dropped from the queue: nobody was waiting for it"
+        job.finished_at = time.monotonic()
+        job.done.set()
 
     def _run(self, job: SolveJob, task: Task, workers: int) -> None:
         try:

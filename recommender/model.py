@@ -1,4 +1,4 @@
-"""The layout-count CP-SAT model (DESIGN.md §5).
+"""The layout-count CP-SAT model (docs/design.md, "The model").
 
 Variables
 - `gpus_with[q, L]`: GPUs of pool q carved with layout L;

@@ -19,7 +19,8 @@ from recommender.layouts import find_layout
 from recommender.plan import HOURS_PER_MONTH, Plan
 from recommender.problem import Problem
 
-if TYPE_CHECKING:  # only a type here: the text does not need the solver loaded
+if TYPE_CHECKING:  # only types here: the text does not need the solver loaded
+    from recommender.frontier import Frontier
     from recommender.solve import Progress
 
 PROG = "mig-recommender"
@@ -84,6 +85,7 @@ def format_plan_summary(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     """The readable report of a plan: cost, bound, GPUs per pool, layouts, unplaced, solver."""
     sections = [
         _status_lines(plan),
+        transition_lines(plan),
         _pool_lines(plan),
         _layout_lines(plan, problem, catalog),
         _throughput_lines(plan),
@@ -114,6 +116,75 @@ def _status_lines(plan: Plan) -> list[str]:
         f"{summary.stranded_units} axis units hosting no replica"
     )
     return lines
+
+
+def transition_lines(plan: Plan) -> list[str]:
+    """What a re-plan changes in the running fleet: GPUs by fate, replicas moved, budgets, waves."""
+    t = plan.transition
+    if t is None:
+        return []
+    saving = t.current_cost_per_hour - plan.cost_per_hour
+    change = f"saves {_money(saving)}/h" if saving >= 0 else f"costs {_money(-saving)}/h more"
+    lines = [
+        f"running now:   {_money(t.current_cost_per_hour)}/h; this plan {change}",
+        f"GPUs:          {t.kept} kept, {t.recarved} re-carved, {t.released} released, "
+        f"{t.new} newly carved",
+        f"moved:         {t.moved_replicas} replica(s) moved or started, "
+        f"{t.nodes_touched} node(s) touched",
+    ]
+    budgets = [
+        f"{name} <= {limit}"
+        for name, limit in (("re-carved", t.max_recarve), ("moved", t.max_moves))
+        if limit is not None
+    ]
+    if budgets:
+        lines.append(f"budgets:       {', '.join(budgets)}")
+    lines.append(f"rollout:       {len(t.waves)} wave(s) of at most {t.wave_size} node(s)")
+    for dip in t.dips:
+        lines.append(
+            f"  {dip.workload} dips to {dip.lowest} running (floor {dip.floor}) "
+            f"in wave(s) {', '.join(str(w) for w in dip.waves)}"
+        )
+    if t.extra_gpus_needed:
+        extra = ", ".join(f"{n} in {pool}" for pool, n in t.extra_gpus_needed.items())
+        lines.append(f"  extra GPUs that avoid every dip: {extra}")
+    return lines
+
+
+def format_frontier(frontier: Frontier) -> str:
+    """The frontier as a table: one row per budget, the marks above it."""
+    lines = [
+        "cost per hour against replicas moved "
+        f"(running now {_money(frontier.current_cost_per_hour)}/h, "
+        f"fresh optimum {_money(frontier.fresh_cost_per_hour)}/h)",
+        "",
+    ]
+    rows = [
+        [
+            point.label,
+            "-" if point.max_moves is None else str(point.max_moves),
+            str(point.moved_replicas),
+            str(point.recarved_gpus),
+            f"{point.replicas_placed}/{point.replicas_total}",
+            f"{point.cost_per_hour:,.2f}",
+            f"{point.lower_bound_per_hour:,.2f}",
+            format_gap(point.gap),
+            point.status,
+        ]
+        for point in frontier.points
+    ]
+    headers = [
+        "point",
+        "max moves",
+        "moved",
+        "re-carved",
+        "placed",
+        "$/h",
+        "bound $/h",
+        "gap",
+        "status",
+    ]
+    return "\n".join(lines + format_table(headers, rows))
 
 
 def _pool_lines(plan: Plan) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from recommender.assemble import assemble_plan
@@ -32,6 +32,7 @@ from recommender.model import (
 )
 from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
 from recommender.problem import Problem
+from recommender.reading.current import stop_retired
 from recommender.reasons import unplaced_reason
 from recommender.sizing import as_count_problem, per_slice_sizing, restore
 from recommender.summary import plan_cost
@@ -90,7 +91,10 @@ def solve(
     progress: ProgressCallback | None = None,
 ) -> Plan:
     """The cost-minimizing plan: build the model, place, then cost, then assemble the plan."""
-    run = _Run.start(problem, catalog, options or SolveOptions(), progress)
+    options = options or SolveOptions()
+    if options.current is not None:
+        options = replace(options, current=stop_retired(options.current, problem))
+    run = _Run.start(problem, catalog, options, progress)
     placement = _placement_stage(run)
     if placement.solution is None:
         return _no_plan(run, placement)

@@ -2,8 +2,8 @@
 
 Written apart from the solver on purpose: it reads the placement rules straight from the catalog's
 data (`GpuModel` / `Profile` fields) and shares no code with `recommender.layouts` or the CP-SAT
-model, so a bug in one shows up as a disagreement with the other. Rules: DESIGN.md §2 (placement)
-and §4 (the plan contract).
+model, so a bug in one shows up as a disagreement with the other. Rules: docs/design.md,
+"Placement rules" and "The plan contract".
 
 Every violation is one sentence that names the GPU (`pool#index`) and the instance
 (`profile@start`) it is about; an empty list means the plan is valid.
@@ -68,7 +68,7 @@ def profile_carries_media(model: GpuModel, profile: Profile) -> bool:
     """Whether a media workload (NVDEC/NVJPG/OFA) may run on `profile`, from its attributes alone.
 
     `-me` profiles have no media engines; `+me` and `+me.all` profiles have them; a profile that
-    spans the whole axis owns every engine of the GPU (DESIGN.md §3).
+    spans the whole axis owns every engine of the GPU (docs/design.md, "Placement rules").
     """
     if "-me" in profile.attributes:
         return False
@@ -183,7 +183,7 @@ def _check_gpu_identity(gpus: list[_GpuView], catalog: Catalog) -> list[str]:
     return violations
 
 
-# --- layout rules (DESIGN.md §2) ---------------------------------------------------------------
+# --- layout rules (docs/design.md, "Placement rules") -------------------------------------------
 
 
 def _check_layout(gpu: _GpuView) -> list[str]:

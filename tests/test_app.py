@@ -4,15 +4,20 @@ keeps bad input out, and saves, compares and reloads scenarios."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
+from recommender.baselines import BASELINES
 from recommender.catalog import Catalog
 from recommender.exports import EXPORTS
+from recommender.page import solving
+from recommender.report import format_gap
 from recommender.scenarios import ScenarioStore, export_scenario
 from recommender.validate import validate_plan
+from tests.conftest import assert_valid
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -84,6 +89,53 @@ def test_opens_on_the_sample_plan(catalog: Catalog) -> None:
     for file_name, _mime, _fn in EXPORTS.values():
         assert any(label.endswith(file_name) for label in labels)
     assert not at.error
+
+
+def test_the_headline_says_what_each_plan_places(catalog: Catalog) -> None:
+    at = open_page()
+    plan, problem = at.session_state["plan"], at.session_state["problem"]
+    labels = [m.label for m in at.metric]
+    gap_label = next(label for label in labels if label.startswith("Lower bound"))
+    assert gap_label == f"Lower bound (gap {format_gap(plan.summary.gap)})"
+    whole = BASELINES["whole-gpu"](problem, catalog)
+    assert_valid(whole, problem, catalog)
+    whole_placed = sum(1 for g in whole.gpus for i in g.instances if i.workload is not None)
+    # The sample's whole-GPU baseline places fewer replicas: its cost is shown with what it
+    # places, uncoloured, never as a green saving.
+    assert whole_placed < problem.total_replicas
+    assert "Saving vs whole GPUs" not in labels
+    tile = next(m for m in at.metric if m.label == "Whole GPUs (no MIG)")
+    assert tile.value == f"${whole.cost_per_hour:,.2f}/h"
+    assert tile.delta == f"places {whole_placed:,} of {problem.total_replicas:,}"
+    assert tile.proto.color == tile.proto.MetricColor.GRAY
+    # The baselines table prints no `None`.
+    table = next(d.value for d in at.dataframe if "saving" in d.value.columns)
+    assert table.loc[table["planner"] == "Optimized plan", "saving"].tolist() == ["-"]
+    assert not table.isna().any().any()
+
+
+def test_a_solve_slower_than_the_first_plan_shows_a_provisional_plan_then_the_solved_one(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page()
+    followed: list[str] = []
+    follow = solving.follow_then_rerun
+
+    def recorded(job: Any, area: Any, total: int) -> None:
+        followed.append(job.state)
+        follow(job, area, total)
+
+    monkeypatch.setattr(solving, "FIRST_PLAN_SECONDS", 0.0)
+    monkeypatch.setattr(solving, "follow_then_rerun", recorded)
+    at.number_input(key="demand_multiplier").set_value(3.0)
+    # The run shows best fit decreasing at once, follows the solve, then reruns with its plan.
+    rerun(at)
+    # Followed under a provisional plan (only the not-ready path follows; the solve may have
+    # ended while the provisional page was drawn).
+    assert followed
+    assert_page_plan_valid(at, catalog)
+    assert at.session_state["problem"].total_replicas > 3 * 69 - 1
+    assert not any("provisional" in c.value for c in at.caption)
 
 
 def test_a_what_if_change_resolves_and_the_cost_changes(catalog: Catalog) -> None:

@@ -8,135 +8,61 @@ the browser is missing it fails, it never skips.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from benchmarks.browser import (
+    ROOT,
+    PageError,
+    launch_chromium,
+    metric_value,
+    streamlit_server,
+    upload,
+    wait_for_final_plan,
+)
 from recommender.catalog import Catalog
 from recommender.plan import Plan
 from recommender.reading import load_problem
 from recommender.validate import validate_plan
+from recommender.whatif import MAX_UPLOAD_MB
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SERVER_START_SECONDS = 90
-SOLVE_WAIT_MS = 120_000
+SOLVE_WAIT_SECONDS = 120
 TIME_LIMIT = "5"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"streamlit did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()}")
 
 
 @pytest.fixture
 def server_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        MIG_RECOMMENDER_DB=str(tmp_path / "scenarios.sqlite"),
-        MIG_RECOMMENDER_TIME_LIMIT=TIME_LIMIT,
-    )
-    log = tmp_path / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    env = {
+        "MIG_RECOMMENDER_DB": str(tmp_path / "scenarios.sqlite"),
+        "MIG_RECOMMENDER_TIME_LIMIT": TIME_LIMIT,
+    }
     try:
-        wait_until_healthy(url, server, log)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        with streamlit_server(tmp_path / "streamlit.log", env) as url:
+            yield url
+    except PageError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
 def browser_page() -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser test needs Debian's chromium "
-            "(apt-get install -y chromium)"
-        )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        try:
+            browser = launch_chromium(playwright)
+        except PageError as exc:
+            pytest.fail(str(exc))
         try:
             context = browser.new_context(
-                viewport={"width": 1500, "height": 2000}, accept_downloads=True
+                viewport={"width": 1440, "height": 2000}, accept_downloads=True
             )
             yield context.new_page()
         finally:
             browser.close()
-
-
-def upload(page: Page, label: str, path: Path) -> None:
-    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label)
-    uploader.locator("input[type=file]").set_input_files(str(path))
-
-
-def metric_value(page: Page, label: str) -> str:
-    metric = page.get_by_test_id("stMetric").filter(has_text=label)
-    return metric.get_by_test_id("stMetricValue").inner_text().strip()
-
-
-def wait_for_metric_change(page: Page, label: str, old: str) -> str:
-    deadline = time.monotonic() + SOLVE_WAIT_MS / 1000
-    while time.monotonic() < deadline:
-        try:
-            value = metric_value(page, label)
-        except Exception:  # the metric is re-rendered while the page reruns
-            value = old
-        if value != old:
-            return value
-        page.wait_for_timeout(500)
-    pytest.fail(f"'{label}' stayed {old} after the upload")
 
 
 def test_upload_solve_view_and_download(
@@ -156,9 +82,23 @@ def upload_solve_view_and_download(
 ) -> None:
     page.goto(server_url)
     # It opens on the sample, already solved.
-    page.get_by_test_id("stMetric").filter(has_text="Cost per hour").wait_for(timeout=SOLVE_WAIT_MS)
-    sample_cost = metric_value(page, "Cost per hour")
+    _, sample_cost = wait_for_final_plan(page, SOLVE_WAIT_SECONDS, metric="Cost per hour")
     assert sample_cost.startswith("$")
+    # Every headline number shows whole (nothing cut off with an ellipsis).
+    for value in page.get_by_test_id("stMetricValue").all():
+        box = value.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert box[0] <= box[1], value.inner_text()
+
+    # A file over the cap is refused where the user sees it, not only in a tooltip.
+    too_big = tmp_path / "huge.csv"
+    too_big.write_bytes(b"name,memory_gb\n" + b"x,1\n" * ((MAX_UPLOAD_MB + 1) * 2**20 // 4))
+    upload(page, "Workloads CSV", too_big)
+    refusal = page.get_by_test_id("stFileChip").get_by_role("alert")
+    refusal.wait_for(timeout=30_000)
+    assert refusal.is_visible()
+    assert f"{MAX_UPLOAD_MB:.1f}MB or smaller" in refusal.inner_text()
+    assert refusal.bounding_box()["height"] > 5  # type: ignore[index]
+    page.get_by_role("button", name="Remove huge.csv").click()
 
     # The user's own files: the sample workloads on a fleet with other prices.
     workloads = tmp_path / "workloads.csv"
@@ -171,10 +111,11 @@ def upload_solve_view_and_download(
         "h100-80-central,H100-80GB,8,9.99,4\n"
     )
     upload(page, "Workloads CSV", workloads)
-    page.get_by_text("Uploaded inputs loaded: workloads.csv").wait_for(timeout=SOLVE_WAIT_MS)
+    page.get_by_text("Uploaded inputs loaded: workloads.csv").wait_for(timeout=60_000)
     upload(page, "Fleet CSV", fleet)
-    new_cost = wait_for_metric_change(page, "Cost per hour", sample_cost)
-    page.get_by_text("independent check passed").wait_for(timeout=SOLVE_WAIT_MS)
+    page.get_by_text("Uploaded inputs loaded: fleet.csv").wait_for(timeout=60_000)
+    _, new_cost = wait_for_final_plan(page, SOLVE_WAIT_SECONDS, sample_cost, "Cost per hour")
+    page.get_by_text("independent check passed").wait_for(timeout=60_000)
     assert page.get_by_text(
         "Using workloads: uploaded workloads.csv; fleet: uploaded fleet.csv"
     ).is_visible()
@@ -197,7 +138,7 @@ def upload_solve_view_and_download(
     plan = Plan.read(saved)
     problem = load_problem(workloads, fleet, catalog)
     assert validate_plan(plan, problem, catalog) == []
-    assert new_cost == f"${plan.cost_per_hour:,.2f}"
+    assert new_cost == metric_value(page, "Cost per hour") == f"${plan.cost_per_hour:,.2f}"
     assert not plan.unplaced
 
     page.get_by_role("tab", name="Plan").click()

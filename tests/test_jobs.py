@@ -312,3 +312,25 @@ def test_a_known_plan_joins_the_cache_under_its_key() -> None:
     known = SolveJob.finished(empty_plan(2.0), [])
     jobs.add_finished("known", known)
     assert jobs.job("known", 1.0, instant(empty_plan(7.0))) is known
+
+
+def test_a_queued_job_nobody_waits_for_is_dropped_when_its_turn_comes() -> None:
+    jobs = SolveJobs(max_running=1, cores=1, abandon_after=0.2)
+    release = threading.Event()
+    calls: list[int] = []
+    running = jobs.job("running", 1.0, gated(release, empty_plan()))
+    left = jobs.job("left behind", 1.0, gated(release, empty_plan(), calls))
+    waited = jobs.job("waited for", 1.0, gated(release, empty_plan(2.0), calls))
+    for _ in range(5):
+        threading.Event().wait(0.1)
+        waited.want()  # its session keeps polling; the other one moved on
+    release.set()
+    assert running.done.wait(WAIT) and left.done.wait(WAIT) and waited.done.wait(WAIT)
+    assert left.plan is None and left.error is not None and "nobody" in left.error
+    assert waited.plan == empty_plan(2.0)
+    assert len(calls) == 1  # only the job someone waited for ran
+    assert "left behind" not in jobs.held()
+    # Asking again queues it anew.
+    again = jobs.job("left behind", 1.0, instant(empty_plan(3.0)))
+    assert again is not left
+    assert again.done.wait(WAIT) and again.plan == empty_plan(3.0)

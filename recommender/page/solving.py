@@ -31,6 +31,9 @@ FIRST_PLAN_SECONDS = 3.0
 # A queued solve is followed this long at most before the page offers a refresh.
 MAX_QUEUE_WAIT_SECONDS = 600.0
 PROVISIONAL_BASELINE = "best-fit-decreasing"
+# A queued solve whose session stopped waiting this long ago (new inputs, closed tab) is dropped:
+# uploading a workloads file and then a fleet file queues a solve of the first alone.
+ABANDON_SECONDS = 5.0
 
 
 def solve_options(knobs: Knobs) -> SolveOptions:
@@ -42,7 +45,7 @@ def solve_options(knobs: Knobs) -> SolveOptions:
 def solve_jobs() -> SolveJobs:
     """The server's one registry: sessions asking for the same inputs share one solve, and at
     most one solve per core runs at once (the rest queue)."""
-    return SolveJobs(max_workers=MAX_SOLVER_WORKERS)
+    return SolveJobs(max_workers=MAX_SOLVER_WORKERS, abandon_after=ABANDON_SECONDS)
 
 
 def progress_text(job: SolveJob, total_replicas: int) -> str:
@@ -81,12 +84,14 @@ def wait_for(job: SolveJob, area: Any, total_replicas: int, at_most: float | Non
         return True
     until = None if at_most is None else time.monotonic() + at_most
     bar = area.empty()
-    while not job.done.wait(POLL_SECONDS):
+    while not job.done.is_set():
         now = time.monotonic()
         if now >= _deadline(job) or (until is not None and now >= until):
             break
+        job.want()
         share = min(job.elapsed_seconds / max(job.time_limit, 1e-9), 1.0)
         bar.progress(share, text=progress_text(job, total_replicas))
+        job.done.wait(POLL_SECONDS)
     bar.empty()
     return job.done.is_set()
 

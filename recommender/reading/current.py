@@ -286,22 +286,40 @@ def _gpu_problems(gpu: _Gpu, pool: Pool | None, problem: Problem, catalog: Catal
 
 def _plan_gpu(gpu: _Gpu, pool: Pool, problem: Problem) -> PlanGpu:
     """The GPU as the plan writes it; replicas the workloads file no longer has become spares."""
+    instances = [
+        PlanInstance(profile=i.profile, start=i.start, workload=i.workload, replica=i.replica)
+        for i in sorted(gpu.instances, key=lambda i: i.start)
+    ]
+    entry = PlanGpu(pool=pool.pool, index=gpu.index, gpu_model=pool.gpu_model, instances=instances)
+    return stop_retired([entry], problem)[0]
+
+
+def stop_retired(current: list[PlanGpu], problem: Problem) -> list[PlanGpu]:
+    """The running fleet with the replicas `problem` no longer asks for stopped: their instances
+    stay carved, as spares. A replica runs on when its workload is still there and still has
+    its replica index (a throughput workload's instance count is the planner's: every index).
+
+    Every re-plan starts from this, so the planner and the transition agree on which GPUs host a
+    replica now (a GPU hosting only stopped replicas hosts nothing: it is free to carve).
+    """
     workloads = {w.name: w for w in problem.workloads}
-    instances = []
-    for instance in sorted(gpu.instances, key=lambda i: i.start):
+
+    def runs(instance: PlanInstance) -> bool:
         workload = workloads.get(instance.workload or "")
-        # A throughput workload's instance count is the planner's: every index runs.
-        running = (
+        return (
             workload is not None
             and instance.replica is not None
             and (workload.is_throughput or instance.replica < workload.replicas)
         )
-        instances.append(
-            PlanInstance(
-                profile=instance.profile,
-                start=instance.start,
-                workload=instance.workload if running else None,
-                replica=instance.replica if running else None,
-            )
-        )
-    return PlanGpu(pool=pool.pool, index=gpu.index, gpu_model=pool.gpu_model, instances=instances)
+
+    result = []
+    for gpu in current:
+        if all(runs(i) or i.workload is None for i in gpu.instances):
+            result.append(gpu)
+            continue
+        instances = [
+            i if runs(i) else i.model_copy(update={"workload": None, "replica": None})
+            for i in gpu.instances
+        ]
+        result.append(gpu.model_copy(update={"instances": instances}))
+    return result

@@ -1,4 +1,4 @@
-"""workloads.csv and fleet.csv -> validated Workload / Pool models (DESIGN.md §3).
+"""workloads.csv and fleet.csv -> validated Workload / Pool models (docs/design.md, "Inputs").
 
 Every problem of both files is collected and reported at once as `file:line: column: problem
 (what is allowed)`; nothing is returned unless both files are clean. Columns are checked whole

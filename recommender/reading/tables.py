@@ -181,35 +181,58 @@ def _scan_fast(raw: bytes) -> _Records | None:
     data = np.frombuffer(raw, dtype=np.uint8)
     quotes = np.flatnonzero(data == _QUOTE)
     newlines = np.flatnonzero(data == _NEWLINE)
-    commas = np.flatnonzero(data == _COMMA)
+    is_comma = (data == _COMMA).view(np.uint8)
     broken_at: int | None = None
+    ends = newlines
     if quotes.size:
         if not _quotes_at_field_edges(data, quotes):
             return None
-        # A comma or line break is inside a quoted field when an odd number of quotes precede it.
-        outside_newlines = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
-        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+        # A line break is inside a quoted field when an odd number of quotes precede it.
+        ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
         if quotes.size % 2:
             broken_at = _unclosed_quote(quotes)
-    else:
-        outside_newlines = newlines
-    ends = outside_newlines
-    if broken_at is not None:
-        ends = ends[ends < broken_at]
+            ends = ends[ends < broken_at]
     tail_start = int(ends[-1]) + 1 if ends.size else 0
     if broken_at is None and tail_start < len(raw):
         ends = np.append(ends, len(raw))
     starts = np.concatenate(([0], ends[:-1] + 1)) if ends.size else np.zeros(0, dtype=np.int64)
-    fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    fields = _sums(is_comma, starts, stop=tail_start if broken_at is not None else None) + 1
+    if quotes.size:
+        fields -= _quoted_commas(is_comma, quotes, ends)
     keep = _non_blank(raw, starts, ends, fields)
     starts, ends, fields = starts[keep], ends[keep], fields[keep]
     lines = np.searchsorted(newlines, starts) + 1
     records = _Records(starts, ends, lines, fields)
     if broken_at is not None:
         records.open_quote_line = int(np.searchsorted(newlines, broken_at)) + 1
-        before = np.searchsorted(commas, broken_at) - np.searchsorted(commas, tail_start)
-        records.open_quote_field = int(before)
+        before = np.flatnonzero(is_comma[tail_start:broken_at]) + tail_start
+        records.open_quote_field = int((np.searchsorted(quotes, before) % 2 == 0).sum())
     return records
+
+
+def _sums(flags: np.ndarray, starts: np.ndarray, stop: int | None = None) -> np.ndarray:
+    """Per segment starting at `starts` (each up to the next start; the last one up to `stop`,
+    else the end of `flags`), how many flags are set."""
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if stop is None:
+        return np.add.reduceat(flags, starts, dtype=np.int64)
+    return np.add.reduceat(flags, np.append(starts, stop), dtype=np.int64)[:-1]
+
+
+def _quoted_commas(is_comma: np.ndarray, quotes: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per record (ending at `ends`), the commas inside its quoted fields: they split no field.
+
+    Quotes pair up as (opener, closer); the commas of each pair, added up per record, are found
+    without asking, for every comma, how many quotes precede it.
+    """
+    pairs = quotes[: quotes.size - quotes.size % 2]  # an unclosed quote's record is not in `ends`
+    if pairs.size == 0:
+        return np.zeros(ends.size, dtype=np.int64)
+    inside = _sums(is_comma, pairs)[0::2]  # [opener, closer) of each pair
+    record = np.searchsorted(ends, pairs[0::2])
+    kept = record < ends.size
+    return np.bincount(record[kept], weights=inside[kept], minlength=ends.size).astype(np.int64)
 
 
 def _quotes_at_field_edges(data: np.ndarray, quotes: np.ndarray) -> bool:
