@@ -597,7 +597,8 @@ def test_validator_does_not_import_solver_code() -> None:
 
 
 def reference_layout_is_legal(model: GpuModel, placements: list[tuple[str, int]]) -> bool:
-    """Brute force over the unit axis: a different route to DESIGN.md §2 rules 1-4."""
+    """Brute force over the unit axis: a different route to the placement rules 1-4 of
+    docs/design.md ("Placement rules")."""
     by_name = {p.name: p for p in model.profiles}
     occupied = [0] * model.placement_units
     for name, start in placements:
