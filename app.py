@@ -42,6 +42,11 @@ from recommender.validate import validate_plan
 from recommender.whatif import Knobs, apply_knobs
 
 TABS = ["Plan", "Layouts", "Baselines", "Scenarios", "Inputs", "Downloads"]
+# Tabs drawn only while open (switching reruns the page): their charts and exports of a
+# 600-GPU plan cost every rerun of every session seconds of a shared server otherwise. Inputs
+# and Scenarios hold widgets whose state must outlive a visit to another tab, so they always draw.
+LAZY_TABS = {"Plan", "Layouts", "Baselines", "Downloads"}
+TAB_KEY = "page_tab"
 
 
 def main() -> None:
@@ -60,7 +65,7 @@ def main() -> None:
         "Uploaded files have problems; the plan uses the last good inputs.",
         ss.upload_errors,
     )
-    tabs = dict(zip(TABS, st.tabs(TABS), strict=True))
+    tabs = dict(zip(TABS, st.tabs(TABS, key=TAB_KEY, on_change="rerun"), strict=True))
     with tabs["Inputs"]:
         edit_errors = render_editors(ss.inputs.catalog)
     show_errors(
@@ -108,23 +113,28 @@ def render_tabs(
     inputs: LoadedInputs,
     knobs: Knobs,
 ) -> None:
-    """Every tab but Inputs for the plan shown (a provisional plan is not saved or exported)."""
-    with tabs["Plan"]:
-        render_plan_tab(shown, problem, catalog)
-    with tabs["Layouts"]:
-        render_layouts_tab(shown.plan, problem, catalog)
-    with tabs["Baselines"]:
-        render_baselines_tab(shown.plan, baselines)
+    """Every tab but Inputs for the plan shown (a provisional plan is not saved or exported);
+    the lazy ones only while open."""
+    if tabs["Plan"].open:
+        with tabs["Plan"]:
+            render_plan_tab(shown, problem, catalog)
+    if tabs["Layouts"].open:
+        with tabs["Layouts"]:
+            render_layouts_tab(shown.plan, problem, catalog)
+    if tabs["Baselines"].open:
+        with tabs["Baselines"]:
+            render_baselines_tab(shown.plan, baselines)
     with tabs["Scenarios"]:
         if shown.provisional:
             st.info("Scenarios save the optimized plan: wait until it is ready.")
         else:
             render_scenarios(inputs.files, knobs, shown.plan)
-    with tabs["Downloads"]:
-        if shown.provisional:
-            st.info("Downloads are of the optimized plan: wait until it is ready.")
-        else:
-            render_downloads_tab(shown.plan, problem, catalog)
+    if tabs["Downloads"].open:
+        with tabs["Downloads"]:
+            if shown.provisional:
+                st.info("Downloads are of the optimized plan: wait until it is ready.")
+            else:
+                render_downloads_tab(shown.plan, problem, catalog)
 
 
 # Streamlit (`streamlit run`, and AppTest) runs this file as __main__; importing it runs nothing.

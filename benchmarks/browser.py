@@ -173,3 +173,13 @@ def wait_for_final_plan(
                 return status, value
         page.wait_for_timeout(200)
     raise PageError(f"no solved plan within {timeout_seconds:.0f} s")
+
+
+def wait_until_idle(page: Page, timeout_seconds: float = 60) -> None:
+    """Until the page's script run ends (Streamlit shows a status widget while it runs)."""
+    deadline = time.monotonic() + timeout_seconds
+    page.wait_for_timeout(300)  # a click's rerun takes a moment to start
+    while time.monotonic() < deadline:
+        if page.get_by_test_id("stStatusWidget").count() == 0:
+            return
+        page.wait_for_timeout(200)

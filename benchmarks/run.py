@@ -565,11 +565,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["sizes"].append(record)
             print(f"{size.name}: {_one_line(record)}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render_markdown(report), encoding="utf-8")
+    kept = _replan_section(args.out)
+    args.out.write_text(render_markdown(report) + kept, encoding="utf-8")
     json_path = args.json or args.out.with_suffix(".json")
     json_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out} and {json_path}", file=sys.stderr)
     return 0
+
+
+def _replan_section(out: Path) -> str:
+    """The re-planning section `benchmarks.replan` wrote into RESULTS.md, kept on a rewrite."""
+    from benchmarks.replan import SECTION_END, SECTION_START
+
+    text = out.read_text(encoding="utf-8") if out.exists() else ""
+    if SECTION_START not in text or SECTION_END not in text:
+        return ""
+    section = text.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0]
+    return f"\n{SECTION_START}{section}{SECTION_END}\n"
 
 
 def _one_line(record: dict) -> str:

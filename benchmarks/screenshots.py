@@ -23,6 +23,7 @@ from benchmarks.browser import (
     streamlit_server,
     upload,
     wait_for_final_plan,
+    wait_until_idle,
 )
 from benchmarks.generate import write_instance
 
@@ -68,6 +69,7 @@ def shoot_tabs(page: Page, out: Path, case: str, width: int) -> list[Path]:
     paths = []
     for tab in TABS:
         page.get_by_role("tab", name=tab).click()
+        wait_until_idle(page)  # lazy tabs draw on a rerun
         path = out / f"{case}-{width}-{tab.lower()}.png"
         shoot(page, path)
         paths.append(path)

@@ -27,7 +27,7 @@ from recommender.catalog import Catalog
 from recommender.errors import InputError
 from recommender.exports import EXPORTS
 from recommender.frontier import DEFAULT_POINTS, frontier
-from recommender.plan import Plan
+from recommender.plan import Plan, PlanGpu
 from recommender.problem import Problem
 from recommender.progress import ProgressLine, is_tty
 from recommender.reading import (
@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_frontier_command(commands)
     _add_check_command(commands)
     _add_catalog_command(commands)
+    from recommender import cli_cluster  # it imports this module's helpers
+
+    cli_cluster.add_cluster_commands(commands)
     return parser
 
 
@@ -243,6 +246,9 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print nothing but errors",
     )
+    from recommender import cli_cluster
+
+    cli_cluster.add_plan_options(plan)
     plan.set_defaults(run=run_plan)
 
 
@@ -341,8 +347,11 @@ def _add_catalog_command(commands: argparse._SubParsersAction) -> None:
         description="Without MODEL: the known GPU models. With MODEL (key or nvidia-smi name): "
         "its MIG profiles and placements.",
     )
-    catalog.add_argument("model", metavar="MODEL", nargs="?")
+    catalog.add_argument("model", metavar="MODEL", nargs="?", help="a model, or `import`")
     _add_catalog_option(catalog)
+    from recommender import cli_cluster
+
+    cli_cluster.add_catalog_import_options(catalog)
     catalog.set_defaults(run=run_catalog)
 
 
@@ -364,10 +373,13 @@ def run_plan(args: argparse.Namespace) -> int:
         for flag, value in (("--max-recarve", args.max_recarve), ("--max-moves", args.max_moves)):
             if value is not None:
                 raise UsageError(f"{flag} needs --current (the fleet as it runs now)")
+    from recommender import cli_cluster
+
     catalog = load_catalog(args.catalog)
-    problem = _load_problem(args, catalog)
-    current = None if args.current is None else load_current(args.current, problem, catalog)
+    problem = cli_cluster.with_inventory(args, _load_problem(args, catalog))
+    current = _load_current(args, problem, catalog)
     outputs = _output_paths(args)
+    gpu_operator_path = cli_cluster.gpu_operator_output(args)
     options = SolveOptions(
         time_limit_seconds=args.time_limit,
         workers=args.workers,
@@ -389,9 +401,12 @@ def run_plan(args: argparse.Namespace) -> int:
         )
         return EXIT_NO_PLAN
     written = _write_exports(outputs, plan, problem, catalog)
+    written += cli_cluster.write_gpu_operator(gpu_operator_path, plan, problem, catalog)
     if not args.quiet:
         print(format_plan_summary(plan, problem, catalog))
         print(format_written(written))
+        for note in cli_cluster.name_notes(problem) if written else []:
+            print(note)
     return EXIT_OK
 
 
@@ -414,7 +429,8 @@ def _load_problem(args: argparse.Namespace, catalog: Catalog) -> Problem:
 def run_frontier(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     problem = _load_problem(args, catalog)
-    current = load_current(args.current, problem, catalog)
+    current = _load_current(args, problem, catalog)
+    assert current is not None  # --current is required here
     out = None if args.json is None else Path(args.json)
     if out is not None:
         _check_output_paths({"json": out})
@@ -428,6 +444,15 @@ def run_frontier(args: argparse.Namespace) -> int:
             raise UsageError(f"--json {out}: cannot write: {exc.strerror or exc}") from None
         print(f"\nwrote {out}")
     return EXIT_OK
+
+
+def _load_current(
+    args: argparse.Namespace, problem: Problem, catalog: Catalog
+) -> list[PlanGpu] | None:
+    """The `--current` file, if given, named in messages as the user typed it."""
+    if args.current is None:
+        return None
+    return load_current(args.current, problem, catalog, args.current)
 
 
 def _output_paths(args: argparse.Namespace) -> dict[str, Path]:
@@ -511,7 +536,7 @@ def run_check(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     plan_data = read_plan_json(args.plan)
     problem = _load_problem(args, catalog)
-    current = None if args.current is None else load_current(args.current, problem, catalog)
+    current = _load_current(args, problem, catalog)
     violations = validate_plan(plan_data, problem, catalog, current)
     if violations:
         count = len(violations)
@@ -540,6 +565,10 @@ def _plan_outline(plan_data: dict) -> str:
 
 
 def run_catalog(args: argparse.Namespace) -> int:
+    if args.model == "import":
+        from recommender.cli_cluster import run_catalog_import
+
+        return run_catalog_import(args)
     catalog = load_catalog(args.catalog)
     if args.model is None:
         print(format_model_table(catalog))

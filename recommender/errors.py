@@ -33,6 +33,13 @@ class InputError(Exception):
         self.issues = issues
         super().__init__(self.report())
 
+    @classmethod
+    def single(
+        cls, file: str, message: str, line: int | None = None, column: str | None = None
+    ) -> InputError:
+        """One issue: for readers that cannot go on after a structural problem (wrong file)."""
+        return cls([InputIssue(file, line, column, message)])
+
     def report(self, limit: int = MAX_REPORTED_ISSUES) -> str:
         lines = [str(issue) for issue in self.issues[:limit]]
         if len(self.issues) > limit:

@@ -5,8 +5,10 @@ mig-parted config, an `nvidia-smi` script that creates every instance at its exa
 and the Kubernetes resources each node then advertises. `EXPORTS` is the one table the CLI and
 the page use to offer them.
 
-Node convention (docs/design.md, "Inputs"): GPU i of a pool is device `i % gpus_per_node` of node
-`i // gpus_per_node`, named `<pool>-node-<n>`; `node_of` is the only place that knows it.
+Which node and device GPU i of a pool is: `recommender.locate` (the node inventory when the
+problem has one, else the node convention `<pool>-node-<n>`), the only place that knows it. Every
+node name, config name and label value written here is a valid Kubernetes name (`recommender.k8s`);
+names that had to be mapped are listed in the export's header.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import yaml
 
 from recommender import rules
 from recommender.catalog import Catalog, GpuModel, Profile
+from recommender.locate import node_locator
 from recommender.plan import Plan, PlanGpu, PlanInstance
 from recommender.problem import Pool, Problem
 
@@ -52,12 +55,6 @@ K8S_RESOURCE_PREFIX = "nvidia.com/mig-"
 K8S_CONFIG_LABEL = "nvidia.com/mig.config"
 
 
-def node_of(pool: Pool, index: int) -> tuple[str, int]:
-    """(node name, device index on that node) of GPU `index` of `pool`."""
-    node, device = divmod(index, pool.gpus_per_node)
-    return f"{pool.pool}-node-{node}", device
-
-
 # --- grouping the plan by node -----------------------------------------------------------------
 
 
@@ -85,12 +82,13 @@ def _pool(problem: Problem, name: str) -> Pool:
 def _planned_gpus(plan: Plan, problem: Problem, catalog: Catalog) -> list[NodeGpu]:
     """GPUs hosting at least one instance, in the problem's pool order, then by index."""
     pool_order = {pool.pool: position for position, pool in enumerate(problem.pools)}
+    locate = node_locator(problem)
     gpus: list[NodeGpu] = []
     for gpu in plan.gpus:
         if not gpu.instances:
             continue  # an empty GPU is left alone, not configured
         pool = _pool(problem, gpu.pool)
-        node, device = node_of(pool, gpu.index)
+        node, device = locate(pool.pool, gpu.index)
         gpus.append(NodeGpu(pool, node, device, gpu, catalog.model(gpu.gpu_model)))
     gpus.sort(key=lambda g: (pool_order[g.pool.pool], g.gpu.index))
     return gpus
@@ -121,6 +119,11 @@ def _profile_counts(node_gpu: NodeGpu) -> dict[str, int]:
     """{profile: count} of one GPU, largest profile first."""
     names = rules.largest_first(node_gpu.model, (i.profile for i in node_gpu.gpu.instances))
     return dict(Counter(names))
+
+
+def name_notes(problem: Problem) -> list[str]:
+    """Comment lines saying which names were mapped to valid Kubernetes names (none usually)."""
+    return [f"# Names: {note}." for note in node_locator(problem).notes()]
 
 
 def _cost_line(plan: Plan) -> str:
@@ -199,9 +202,12 @@ def _node_mig_parted_config(on_node: list[NodeGpu]) -> list[dict]:
 def plan_to_mig_parted(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     """mig-parted `v1` config: one config per node, named after the node."""
     nodes = _gpus_by_node(plan, problem, catalog)
+    config_name = node_locator(problem).config_name
     config = {
         "version": "v1",
-        "mig-configs": {node: _node_mig_parted_config(gpus) for node, gpus in nodes.items()},
+        "mig-configs": {
+            config_name(node): _node_mig_parted_config(gpus) for node, gpus in nodes.items()
+        },
     }
     header = [
         f"# mig-parted config from a MIG recommender plan: {_cost_line(plan)}.",
@@ -212,6 +218,7 @@ def plan_to_mig_parted(plan: Plan, problem: Problem, catalog: Catalog) -> str:
         "# every instance at the plan's exact start slot.",
         "# GPUs of a node that the plan leaves empty are not listed: mig-parted leaves unlisted",
         "# devices alone.",
+        *name_notes(problem),
     ]
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return "\n".join(header) + "\n" + body
@@ -220,7 +227,7 @@ def plan_to_mig_parted(plan: Plan, problem: Problem, catalog: Catalog) -> str:
 # --- nvidia-smi script -------------------------------------------------------------------------
 
 
-def _comment_text(text: str) -> str:
+def comment_text(text: str) -> str:
     """User text made safe for a one-line shell comment (a line break would end the comment)."""
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
@@ -245,7 +252,7 @@ def _instance_comment(node_gpu: NodeGpu, instance: PlanInstance) -> str:
     if instance.workload is None:
         hosts = "spare (no workload)"
     else:
-        hosts = f"{_comment_text(instance.workload)} replica {instance.replica}"
+        hosts = f"{comment_text(instance.workload)} replica {instance.replica}"
         hosts += _configuration_text(instance)
     return f"#   {profile.name} (id {profile.id}) at start {instance.start}: {hosts}"
 
@@ -256,7 +263,7 @@ def _gpu_commands(node_gpu: NodeGpu) -> list[str]:
     ordered = _creation_order(node_gpu.model, gpu.instances)
     placements = ",".join(f"{node_gpu.profile(i).id}:{i.start}" for i in ordered)
     lines = [
-        f"# device {device}: pool {_comment_text(gpu.pool)} GPU {gpu.index} ({gpu.gpu_model})",
+        f"# device {device}: pool {comment_text(gpu.pool)} GPU {gpu.index} ({gpu.gpu_model})",
         *(_instance_comment(node_gpu, instance) for instance in ordered),
         f"nvidia-smi -i {device} -mig 1",
         f"nvidia-smi mig -i {device} -cgi {placements} -C",
@@ -294,6 +301,7 @@ def plan_to_nvidia_smi(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     """Bash script taking the node name as `$1`; one `case` branch per node with planned GPUs."""
     nodes = _gpus_by_node(plan, problem, catalog)
     lines = _script_header(plan, list(nodes))
+    lines[2:2] = name_notes(problem)
     lines.append('case "$1" in')
     for node, on_node in nodes.items():
         # Quoted patterns match literally, so pool names cannot inject shell code.
@@ -341,8 +349,9 @@ def kubernetes_resources(
 
 def plan_to_kubernetes(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     """YAML: per node, the mig-parted config label and the MIG resources it will advertise."""
+    config_name = node_locator(problem).config_name
     nodes: dict[str, dict] = {
-        node: {"labels": {K8S_CONFIG_LABEL: node}, "resources": counts}
+        node: {"labels": {K8S_CONFIG_LABEL: config_name(node)}, "resources": counts}
         for node, counts in kubernetes_resources(plan, problem, catalog).items()
     }
     for node, sharing in _processes_per_instance(plan, problem, catalog).items():
@@ -351,11 +360,12 @@ def plan_to_kubernetes(plan: Plan, problem: Problem, catalog: Catalog) -> str:
         f"# Kubernetes MIG resources per node for a MIG recommender plan: {_cost_line(plan)}.",
         "# Resource names follow the device plugin's mixed strategy: the node needs",
         "# nvidia.com/mig.strategy=mixed (GPU Operator: mig.strategy=mixed).",
-        f"# Label each node {K8S_CONFIG_LABEL}=<node name> so the MIG manager applies the",
-        "# mig-parted config of the same name (mig-parted export).",
+        f"# Label each node {K8S_CONFIG_LABEL}=<its label below> so the MIG manager applies the",
+        "# mig-parted config of that name (mig-parted export; the node's name, as a label value).",
         "# Counts include spare instances: carved, advertised, not used by a planned workload.",
         "# `processes` (throughput workloads only): the processes each instance runs (MPS when",
         "# more than 1), from the measured configuration the plan chose.",
+        *name_notes(problem),
     ]
     body = yaml.safe_dump(
         {"nodes": nodes}, sort_keys=False, default_flow_style=False, allow_unicode=True

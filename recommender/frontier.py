@@ -46,8 +46,9 @@ class FrontierPoint(BaseModel):
     released_gpus: int
     new_gpus: int
     seconds: float
-    # The plan itself, for a caller that shows or exports a picked point (not in the JSON).
-    plan: Plan = Field(exclude=True, repr=False)
+    # The plan itself, for a caller that shows or exports a picked point (not in the JSON, so
+    # None when the points are read back from it).
+    plan: Plan | None = Field(default=None, exclude=True, repr=False)
 
 
 class Frontier(BaseModel):
@@ -98,9 +99,7 @@ def frontier(
         plan = solve(
             problem,
             catalog,
-            replace(
-                base, time_limit_seconds=share, max_moves=max_moves, max_recarve=max_recarve
-            ),
+            replace(base, time_limit_seconds=share, max_moves=max_moves, max_recarve=max_recarve),
         )
         point = _point(label, max_moves, max_recarve, plan, time.perf_counter() - started)
         found.append(point)

@@ -10,8 +10,9 @@ a small machine many viewers must share the cores fairly. So:
   the page shows); each solve's time limit counts from when it starts, not from when it queued;
 - a starting solve gets the cores no running solve uses (at least one), so one viewer alone gets
   every core and five at once do not slow each other down by fighting over two;
-- a queued job nobody has asked about for `abandon_after` seconds (its session moved on to other
-  inputs, or closed) is dropped when its turn comes, so no core solves what nobody waits for;
+- a queued job whose every asker moved on to other inputs (`release`) leaves the queue, so no
+  core solves what nobody waits for (uploading a workloads file, then a fleet file, asks for a
+  solve of the workloads with the old fleet first);
 - finished jobs stay as a cache, least recently asked for evicted first, bounded by count and by
   the bytes of their plans (plan JSON size); pinned jobs (the bundled sample) and jobs still
   queued or running are never evicted.
@@ -87,8 +88,8 @@ class SolveJob:
     started: float | None = None
     finished_at: float | None = None
     workers: int = 0
-    # Last time a session asked for or waited on this job (a queued job nobody wants is dropped).
-    last_wanted: float = field(default_factory=time.monotonic)
+    # The sessions (owners) that asked for this job and have not moved on.
+    owners: set[str] = field(default_factory=set)
     history: list[Progress] = field(default_factory=list)
     plan: Plan | None = None
     violations: list[str] = field(default_factory=list)
@@ -119,10 +120,6 @@ class SolveJob:
         finally:
             self.finished_at = time.monotonic()
             self.done.set()
-
-    def want(self) -> None:
-        """A session is still waiting for this job."""
-        self.last_wanted = time.monotonic()
 
     @property
     def state(self) -> str:
@@ -163,8 +160,8 @@ class SolveJobs:
 
     Asking for a key that is queued, running or done returns that job instead of starting
     another. At most `max_running` jobs run at once; a starting job gets `cores` minus the
-    threads running jobs use (at least 1, at most `max_workers`). With `abandon_after`, a queued
-    job not wanted (`SolveJob.want`) for that many seconds is dropped when its turn comes.
+    threads running jobs use (at least 1, at most `max_workers`). A queued job every owner has
+    released leaves the queue.
     Finished jobs are kept up to `keep` jobs and `keep_bytes` of plan JSON, least recently asked
     for evicted first.
     """
@@ -176,37 +173,59 @@ class SolveJobs:
         max_running: int | None = None,
         cores: int | None = None,
         max_workers: int = 8,
-        abandon_after: float | None = None,
     ) -> None:
         self.cores = cores or available_cores()
         self.max_running = max_running or self.cores
         self._keep = keep
         self._keep_bytes = keep_bytes
         self._max_workers = max_workers
-        self._abandon_after = abandon_after
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, SolveJob] = OrderedDict()
         self._pinned: set[str] = set()
         self._waiting: deque[tuple[str, SolveJob, Task]] = deque()
         self._running: list[SolveJob] = []
 
-    def job(self, key: str, time_limit: float, task: Task, pinned: bool = False) -> SolveJob:
+    def job(
+        self,
+        key: str,
+        time_limit: float,
+        task: Task,
+        pinned: bool = False,
+        owner: str | None = None,
+    ) -> SolveJob:
         """The job of `key`; a new key queues `task` (started at once when a slot is free).
-        A pinned job is never evicted (the bundled sample's plan, asked for by every visitor)."""
+        A pinned job is never evicted (the bundled sample's plan, asked for by every visitor);
+        `owner` (a session) holds the job in the queue until it `release`s it."""
         with self._lock:
             if pinned:
                 self._pinned.add(key)
             job = self._jobs.get(key)
             if job is not None:
                 self._jobs.move_to_end(key)
-                job.want()
+                if owner is not None:
+                    job.owners.add(owner)
                 return job
             job = SolveJob(time_limit=time_limit)
+            if owner is not None:
+                job.owners.add(owner)
             self._jobs[key] = job
             self._waiting.append((key, job, task))
             self._start_ready()
             self._evict()
         return job
+
+    def release(self, key: str, owner: str) -> None:
+        """`owner` no longer waits for the job of `key`: a queued job nobody waits for any more
+        leaves the queue (asking for its key again queues it anew)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None:
+                return
+            job.owners.discard(owner)
+            if job.owners or job.started is not None or key in self._pinned:
+                return
+            self._waiting = deque(w for w in self._waiting if w[1] is not job)
+            self._drop(key, job)
 
     def add_finished(self, key: str, job: SolveJob) -> None:
         """Hold a finished job (a plan known already) under `key` like a solved one."""
@@ -235,10 +254,7 @@ class SolveJobs:
     def _start_ready(self) -> None:
         """Start waiting jobs while slots are free (lock held)."""
         while self._waiting and len(self._running) < self.max_running:
-            key, job, task = self._waiting.popleft()
-            if self._abandoned(job):
-                self._drop(key, job)
-                continue
+            _key, job, task = self._waiting.popleft()
             busy = sum(j.workers for j in self._running)
             workers = min(self._max_workers, max(1, self.cores - busy))
             job.workers = workers
@@ -249,14 +265,9 @@ class SolveJobs:
             )
             worker.start()
 
-    def _abandoned(self, job: SolveJob) -> bool:
-        if self._abandon_after is None:
-            return False
-        return time.monotonic() - job.last_wanted > self._abandon_after
-
     def _drop(self, key: str, job: SolveJob) -> None:
-        """Forget an abandoned queued job: asking for its key again queues it anew (lock held)."""
-        LOG.info("dropped a queued solve nobody waited for")
+        """Forget a queued job nobody waits for (lock held)."""
+        LOG.info("dropped a queued solve nobody waits for")
         if self._jobs.get(key) is job:
             del self._jobs[key]
         job.error = "dropped from the queue: nobody was waiting for it"

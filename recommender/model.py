@@ -261,6 +261,18 @@ class LayoutCountModel:
             fresh = sum(self.gpus_with[q, lay] for lay in self.f.pools[q].layouts)
             self.model.add(var >= fresh - self.f.idle[q])
 
+    def add_keep_running(self) -> None:
+        """The operator's "only carve idle GPUs" strategy: every GPU hosting replicas now keeps
+        its layout and every replica that still fits stays on its slot."""
+        class_of = {w.name: c for c in self.f.classes for w in c.workloads}
+        for group in self.f.groups:
+            self.model.add(self.kept[group.index] == group.size)
+        for (g, workload, name), var in self.stay.items():
+            slots = (
+                1 if class_of[workload].spread else len(self.f.groups[g].tenants[workload, name])
+            )
+            self.model.add(var == slots * self.f.groups[g].size)
+
     def add_budgets(self, max_recarve: int | None, max_moves: int | None) -> None:
         """The disruption budgets are hard limits."""
         if max_recarve is not None:

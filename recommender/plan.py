@@ -35,6 +35,11 @@ class PlanGpu(BaseModel):
     index: int = Field(ge=0, description="0..gpus-1 within the pool")
     gpu_model: str
     instances: list[PlanInstance]
+    # Current states only: "counts" when the starts are not known (imported from a mig-parted
+    # config, which has none; its starts are a valid layout picked for the counts). Such a GPU
+    # is kept when the plan gives it the same profile counts, mig-parted's own rule. Absent
+    # from the JSON when unset, so plans read and write as before.
+    compare: Literal["counts"] | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Unplaced(BaseModel):

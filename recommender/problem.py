@@ -77,6 +77,17 @@ class Pool(BaseModel):
     line: int | None = Field(default=None, exclude=True)
 
 
+class Node(BaseModel):
+    """One real node of a pool (a node inventory, `import nodes --inventory`): its GPUs are the
+    next `gpus` indices of its pool, in the order the nodes are listed (`recommender.locate`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: str = Field(min_length=1, description="the Kubernetes node name")
+    pool: str = Field(min_length=1)
+    gpus: int = Field(ge=1)
+
+
 class PerformanceRow(BaseModel):
     """One measured configuration: what one instance of `profile` on `gpu_model` serves."""
 
@@ -104,6 +115,10 @@ class Problem(BaseModel):
     pools: tuple[Pool, ...]
     # Measured configurations for throughput workloads (empty: count workloads only).
     performance: tuple[PerformanceRow, ...] = ()
+    # Where the GPUs are (a node inventory): only the exports read it, to name real nodes and
+    # devices; the planner does not, so it is left out of the inputs digest (`exclude`). Empty:
+    # the node convention of `recommender.locate`.
+    nodes: tuple[Node, ...] = Field(default=(), exclude=True)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Problem:

@@ -37,11 +37,9 @@ from recommender.cluster.gpu_operator import (
     CONFIG_LABEL,
     DEFAULT_NAMESPACE,
     gpu_operator_export,
-    is_dns_subdomain,
-    is_label_value,
-    label_safe,
 )
-from recommender.exports import guard_cell
+from recommender.exports import comment_text, guard_cell, name_notes
+from recommender.k8s import Rule, is_dns_subdomain, is_label_value, renamed_note, unique_names
 from recommender.plan import InstanceSlot, Plan, RolloutMove, Transition, Wave
 from recommender.problem import Problem
 
@@ -130,13 +128,14 @@ def waves_to_csv(plan: Plan, problem: Problem, catalog: Catalog) -> str:
 # --- the script --------------------------------------------------------------------------------
 
 
-def _comment(text: str) -> str:
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+_comment = comment_text
 
 
-def _selector_value(workload: str) -> str:
-    """The workload's label value; names that are not valid label values are made so."""
-    return workload if is_label_value(workload) else label_safe(workload)
+def workload_names(transition: Transition) -> dict[str, str]:
+    """Workload -> the name the script uses for its object (`$WORKLOAD_KIND/<name>`) and its pods'
+    label value: a DNS-1123 label, which is both; names that are not are mapped, collision-free."""
+    moving = {m.workload for w in transition.waves for m in w.moves}
+    return unique_names(moving, Rule.DNS_LABEL)
 
 
 def _wave_events(transition: Transition) -> dict[int, tuple[Counter, Counter, Counter, dict]]:
@@ -266,8 +265,14 @@ def _configmap_yaml(plan: Plan, problem: Problem, catalog: Catalog, transition: 
     return text
 
 
-def _wave_function(wave: Wave, events: tuple[Counter, Counter, Counter, dict]) -> list[str]:
+def _wave_function(
+    wave: Wave, events: tuple[Counter, Counter, Counter, dict], object_names: dict[str, str]
+) -> list[str]:
     before, stopped, after, leaving = events
+
+    def _selector_value(workload: str) -> str:
+        return object_names[workload]
+
     low = wave.lowest_running
     lines = [f"wave_{wave.index}() {{"]
     nodes = " ".join(wave.nodes) or "no node"
@@ -337,10 +342,8 @@ def rollout_script(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     transition = _transition(plan)
     _check_names(transition)
     count = len(transition.waves)
-    renamed = sorted(
-        {m.workload for w in transition.waves for m in w.moves}
-        - {m.workload for w in transition.waves for m in w.moves if is_label_value(m.workload)}
-    )
+    names = workload_names(transition)
+    renamed = renamed_note(names, "workload")
     lines = [
         "#!/usr/bin/env bash",
         f"# Rollout of a MIG recommender re-plan: {count} wave(s) of at most "
@@ -363,10 +366,8 @@ def rollout_script(plan: Plan, problem: Problem, catalog: Catalog) -> str:
         "# at it (spec.migManager.config.name) as the GPU Operator export explains.",
     ]
     if renamed:
-        lines.append(
-            "# Workload names that are not label values are selected by a cleaned-up name: "
-            + _comment(", ".join(renamed))
-        )
+        lines.append(f"# {_comment(renamed)}.")
+    lines.extend(_comment(note) for note in name_notes(problem))
     for dip in transition.dips:
         lines.append(
             f"# WARNING: {_comment(dip.workload)} runs {dip.lowest} of its floor {dip.floor} "
@@ -390,7 +391,7 @@ def rollout_script(plan: Plan, problem: Problem, catalog: Catalog) -> str:
     ]
     events = _wave_events(transition)
     for wave in transition.waves:
-        lines.extend(_wave_function(wave, events[wave.index]))
+        lines.extend(_wave_function(wave, events[wave.index], names))
         lines.append("")
     lines += [
         f"WAVES={count}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +23,7 @@ from recommender.catalog import Catalog
 from recommender.cpsat import PRICE_SCALE, SAFE_MAGNITUDE, check_magnitude
 from recommender.expand import expand, solution_from_current, solution_from_gpus
 from recommender.formulation import Formulation, build_formulation
-from recommender.greedy import Packing, best_fit_decreasing
+from recommender.greedy import Packing, best_fit_decreasing, serving_order
 from recommender.model import (
     LayoutCountModel,
     Solution,
@@ -65,6 +66,9 @@ class SolveOptions:
     max_moves: int | None = None
     # Nodes per rollout wave in the plan's transition.
     wave_size: int = 1
+    # The operator's "only carve idle GPUs" strategy (with `current`): GPUs hosting replicas now
+    # keep their layout and replicas; new replicas go to spare instances and idle GPUs.
+    keep_running: bool = False
     # Share of the time left after stage 1 that the cost stage may use when re-planning.
     cost_share: float = 0.7
 
@@ -135,6 +139,8 @@ class _Run:
         lcm.add_all_constraints()
         if formulation.replanning:
             lcm.add_budgets(options.max_recarve, options.max_moves)
+            if options.keep_running:
+                lcm.add_keep_running()
         variables, constraints = lcm.size()
         return cls(
             problem,
@@ -192,7 +198,7 @@ def _placement_stage(run: _Run) -> StageResult:
     lcm = run.lcm
     lcm.model.minimize(lcm.shortfall())
     if run.formulation.replanning:
-        lcm.hint(solution_from_current(run.formulation))  # feasible under any budget
+        lcm.hint(_replan_hint(run))  # feasible under every budget
     elif run.options.warm_start:
         greedy = warm_start_packing(run.problem, run.catalog)
         lcm.hint(solution_from_gpus(run.formulation, greedy.gpus))
@@ -206,6 +212,38 @@ def _placement_stage(run: _Run) -> StageResult:
     if stage.solution is not None:
         run.report("placement", None, None, _placed(run, stage))
     return stage
+
+
+def _replan_hint(run: _Run) -> Solution:
+    """Change nothing, plus the replicas not running now packed best fit onto the GPUs hosting
+    nothing now, as many as the move budget allows (priority first): nothing is re-carved, so
+    the hint is feasible under every budget and places what is cheap to place."""
+    f = run.formulation
+    hint = solution_from_current(f)
+    staying: Counter[str] = Counter()
+    for (_, workload, _), count in hint.stay.items():
+        staying[workload] += count
+    budget = run.options.max_moves
+    workloads = []
+    for workload in serving_order(run.problem):
+        missing = workload.replicas - staying[workload.name]
+        if budget is not None:
+            missing = min(missing, budget)
+            budget -= missing
+        if missing > 0 and not workload.is_throughput:
+            workloads.append(workload.model_copy(update={"replicas": missing}))
+    pools = tuple(pd.pool.model_copy(update={"gpus": f.idle[pd.index]}) for pd in f.pools)
+    if not run.options.warm_start or not workloads or not any(p.gpus for p in pools):
+        return hint
+    residual = Problem(workloads=tuple(workloads), pools=pools)
+    packed = solution_from_gpus(f, best_fit_decreasing(residual, run.catalog).gpus)
+    for key, count in packed.placed.items():
+        hint.placed[key] = hint.placed.get(key, 0) + count
+    hint.gpus_with = packed.gpus_with
+    hint.spread_placed = packed.spread_placed
+    for c in f.classes:
+        hint.unplaced[c.index] -= c.demand - packed.unplaced[c.index]
+    return hint
 
 
 def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
@@ -260,7 +298,9 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
         )
     if outcome.status != "optimal":
         # Cheap, and sometimes stronger than what CP-SAT proved before the time limit.
-        relaxed = lp_relaxation_bound(lcm.model)
+        # Its time comes out of the finishing reserve, so the limit still covers the solve.
+        lp_seconds = min(10.0, 0.5 * _finishing_reserve(run.problem))
+        relaxed = lp_relaxation_bound(lcm.model, time_limit=lp_seconds)
         if relaxed is not None and _units_bound(relaxed, weight) > outcome.bound:
             outcome.bound = _units_bound(relaxed, weight)
             outcome.bound_source = "LP relaxation of the cost stage (GLOP)"
@@ -437,11 +477,12 @@ def _placed(run: _Run, stage: StageResult) -> int:
 def _finishing_reserve(problem: Problem) -> float:
     """Seconds kept back from the time limit for the LP bound, expansion and summary.
 
-    Measured at about 1e-4 s per GPU on 2 cores (20,000 GPUs: 2 s); doubled for safety.
+    Measured at about 1e-4 s per GPU on 2 cores (20,000 GPUs: 2 s); doubled for safety. Half
+    of it may go to the LP bound, whose model does not grow with the fleet.
     """
     # A plan never uses more GPUs than there are replicas, whatever the pools' sizes.
     usable = min(sum(p.gpus for p in problem.pools), problem.total_replicas)
-    return 0.1 + 2e-4 * usable
+    return 0.3 + 2e-4 * usable
 
 
 def _units_cost(objective: float, weight: int) -> float:

@@ -69,13 +69,14 @@ from dataclasses import dataclass, field
 from recommender import rules
 from recommender.catalog import Catalog, GpuModel
 from recommender.cluster.gpu_operator import (
+    LAYOUT_SUFFIX_MAX,
     GpuOperatorExport,
     gpu_operator_export,
-    label_safe,
     node_config_entries,
 )
-from recommender.exports import node_of
+from recommender.k8s import LABEL_VALUE_MAX, Rule, unique_names
 from recommender.layouts import find_layout
+from recommender.locate import node_locator
 from recommender.plan import (
     CarvedInstance,
     Dip,
@@ -84,6 +85,7 @@ from recommender.plan import (
     InstanceSlot,
     Plan,
     PlanGpu,
+    PlanInstance,
     RolloutMove,
     Transition,
     Wave,
@@ -128,9 +130,44 @@ def _occupants(gpus: Iterable[PlanGpu]) -> dict[Slot, str]:
     }
 
 
+def align_counted(current: list[PlanGpu], new: list[PlanGpu]) -> list[PlanGpu]:
+    """The running fleet with each GPU compared by counts (`PlanGpu.compare`, starts unknown)
+    that the plan gives the same profile counts moved onto the plan's starts: mig-parted leaves
+    such a GPU alone, so it is kept, and its replicas stay (same workload on the same profile
+    first). Every other GPU is returned as it is."""
+    after = {(gpu.pool, gpu.index): gpu for gpu in new}
+    aligned: list[PlanGpu] = []
+    for gpu in current:
+        planned = after.get((gpu.pool, gpu.index))
+        if (
+            gpu.compare != "counts"
+            or planned is None
+            or Counter(i.profile for i in gpu.instances)
+            != Counter(i.profile for i in planned.instances)
+        ):
+            aligned.append(gpu)
+            continue
+        free: dict[str, list[PlanInstance]] = defaultdict(list)
+        for instance in planned.instances:
+            free[instance.profile].append(instance)
+        ordered = sorted(gpu.instances, key=lambda i: i.workload is None)
+        moved: list[PlanInstance] = []
+        for instance in ordered:
+            options = free[instance.profile]
+            same = [p for p in options if instance.workload and p.workload == instance.workload]
+            target = (same or options)[0]
+            options.remove(target)
+            moved.append(instance.model_copy(update={"start": target.start}))
+        instances = sorted(moved, key=lambda i: i.start)
+        aligned.append(gpu.model_copy(update={"instances": instances}))
+    return aligned
+
+
 def classify_gpus(current: list[PlanGpu], new: list[PlanGpu]) -> dict[GpuKey, str]:
     """ "kept" | "re-carved" | "released" | "new" for every GPU hosting a replica now or carved in
-    the new plan (module docstring); GPUs hosting nothing now and nothing carved are left out."""
+    the new plan (module docstring); GPUs hosting nothing now and nothing carved are left out.
+    A GPU compared by counts is kept when its profile counts stay (`align_counted`)."""
+    current = align_counted(current, new)
     now = {(gpu.pool, gpu.index): gpu for gpu in current}
     after = {(gpu.pool, gpu.index): gpu for gpu in new}
     classes: dict[GpuKey, str] = {}
@@ -163,6 +200,7 @@ def _staying(current: list[PlanGpu], new: list[PlanGpu], classes: dict[GpuKey, s
 def moved_replicas(current: list[PlanGpu], new: list[PlanGpu]) -> dict[str, int]:
     """Per workload placed by the new plan: its placements minus the slots it keeps on kept
     GPUs (a replica on a re-carved or released GPU counts as moved)."""
+    current = align_counted(current, new)
     classes = classify_gpus(current, new)
     placed = Counter(_occupants(new).values())
     now = _occupants(current)
@@ -718,11 +756,6 @@ def _open_gpu(
 # --- building the transition -------------------------------------------------------------------
 
 
-def _convention_locate(problem: Problem) -> Locate:
-    pools = {pool.pool: pool for pool in problem.pools}
-    return lambda pool, index: node_of(pools[pool], index)
-
-
 def _simulate(
     current: list[PlanGpu],
     new: list[PlanGpu],
@@ -815,9 +848,7 @@ def _extra_gpus(
     extra = Counter(key[0] for key in temporary.carves)
     for _ in range(EXTRA_GPU_ROUNDS):
         enlarged = _with_extra_gpus(problem, extra)
-        rollout, _ = _simulate(
-            current, new, enlarged, catalog, wave_size, _convention_locate(enlarged)
-        )
+        rollout, _ = _simulate(current, new, enlarged, catalog, wave_size, node_locator(enlarged))
         remaining = rollout.dips()
         if not remaining:
             return dict(sorted(extra.items())), True
@@ -840,26 +871,15 @@ def build_transition(
     problem: Problem,
     catalog: Catalog,
     wave_size: int = 1,
-    inventory: object | None = None,
 ) -> Transition:
     """The diff between the running fleet and `plan`, and its rollout in waves of at most
-    `wave_size` nodes. Node names come from `inventory` (anything with
-    `node_of(pool, index) -> (node, device)`, e.g. `cluster.nodes.NodeInventory`) when given,
-    else from the fleet convention (`exports.node_of`)."""
+    `wave_size` nodes. Nodes and devices come from `recommender.locate` (the problem's node
+    inventory, else the node convention)."""
     if wave_size < 1:
         raise ValueError(f"wave size must be at least 1, not {wave_size}")
     new = plan.gpus
-    convention = _convention_locate(problem)
-    if inventory is not None:
-        real = inventory.node_of  # type: ignore[attr-defined]
-
-        def locate(pool: str, index: int) -> tuple[str, int]:
-            try:
-                return real(pool, index)
-            except KeyError:
-                return convention(pool, index)
-    else:
-        locate = convention
+    current = align_counted(current, new)
+    locate = node_locator(problem)
     rollout, unmet = _simulate(current, new, problem, catalog, wave_size, locate)
     dips = rollout.dips()
     notes: list[str] = []
@@ -871,7 +891,7 @@ def build_transition(
                 "the extra GPUs listed were not enough in a simulation of the enlarged fleet; "
                 "they are a lower estimate"
             )
-    export = gpu_operator_export(plan, problem, catalog, inventory=inventory)  # type: ignore[arg-type]
+    export = gpu_operator_export(plan, problem, catalog)
     waves, configs = _waves(rollout, export, problem, catalog)
     classes = rollout.classes
     moved = moved_replicas(current, new)
@@ -921,6 +941,9 @@ def _waves(
     configs: dict[str, list[dict]] = {}
     temporary_names: dict[str, str] = {}
     per_pool: Counter[str] = Counter()
+    pool_part = unique_names(
+        [pool.pool for pool in problem.pools], Rule.LABEL_VALUE, LABEL_VALUE_MAX - LAYOUT_SUFFIX_MAX
+    )
     moves_by_wave: dict[int, list[RolloutMove]] = defaultdict(list)
     for move in rollout.moves():
         wave = move.start_wave if move.from_slot is None or move.temporary else move.stop_wave
@@ -947,7 +970,7 @@ def _waves(
                             pool = change_key[0]
                             break
                     per_pool[pool] += 1
-                    temporary_names[key] = label_safe(f"{pool}-rollout-{per_pool[pool]}")
+                    temporary_names[key] = f"{pool_part[pool]}-rollout-{per_pool[pool]}"
                 config = temporary_names[key]
                 configs[config] = entries
             node_configs[name] = config

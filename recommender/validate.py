@@ -631,6 +631,8 @@ def _check_throughput(plan: Plan, gpus: list[_GpuView], problem: Problem) -> lis
 #   same set of (profile, start), *re-carved* when it gives it another non-empty set, *released*
 #   when the plan leaves it empty; a GPU hosting nothing now that the plan carves is *new*;
 # - a replica runs now when its workload is still asked for and its replica index exists;
+# - a GPU compared by counts (`compare: counts`: imported from a mig-parted config, starts
+#   unknown) is kept when the plan gives it the same profile counts (`_counted_as_planned`);
 # - moved replicas of a workload = its replicas placed by the plan minus the multiset
 #   intersection of its instance slots (pool, index, profile, start) now and in the plan,
 #   counted on kept GPUs only (a re-carved or released GPU restarts everything on it).
@@ -646,10 +648,39 @@ def _running_now(instance: PlanInstance, problem: Problem) -> bool:
     )
 
 
+def _counted_as_planned(current: list[PlanGpu], planned: list[PlanGpu]) -> list[PlanGpu]:
+    """A current GPU whose starts are unknown (`compare: counts`, from a mig-parted config) is
+    the same GPU to mig-parted when the plan gives it the same profile counts: it is then read
+    as carrying the plan's layout, each running replica on a planned instance of its profile
+    (one of its own workload's when there is one), so the slot definitions above apply."""
+    after = {(gpu.pool, gpu.index): gpu for gpu in planned}
+    result: list[PlanGpu] = []
+    for gpu in current:
+        target = after.get((gpu.pool, gpu.index))
+        same_counts = target is not None and sorted(i.profile for i in gpu.instances) == sorted(
+            i.profile for i in target.instances
+        )
+        if gpu.compare != "counts" or not same_counts:
+            result.append(gpu)
+            continue
+        assert target is not None
+        unused = list(target.instances)
+        placed: list[PlanInstance] = []
+        for instance in sorted(gpu.instances, key=lambda i: i.workload is None):
+            candidates = [u for u in unused if u.profile == instance.profile]
+            own = [u for u in candidates if u.workload == instance.workload]
+            chosen = own[0] if own and instance.workload is not None else candidates[0]
+            unused.remove(chosen)
+            placed.append(instance.model_copy(update={"start": chosen.start}))
+        result.append(gpu.model_copy(update={"instances": placed}))
+    return result
+
+
 def gpu_changes(
     current: list[PlanGpu], planned: list[PlanGpu], problem: Problem
 ) -> dict[tuple[str, int], str]:
     """(pool, index) -> kept | re-carved | released | new, by the definitions above."""
+    current = _counted_as_planned(current, planned)
     now = {(gpu.pool, gpu.index): gpu for gpu in current}
     after = {(gpu.pool, gpu.index): gpu for gpu in planned if gpu.instances}
     states: dict[tuple[str, int], str] = {}
@@ -675,6 +706,7 @@ def moved_by_workload(
     current: list[PlanGpu], planned: list[PlanGpu], problem: Problem
 ) -> dict[str, int]:
     """Per workload placed by the plan, its moved replicas (definitions above)."""
+    current = _counted_as_planned(current, planned)
     states = gpu_changes(current, planned, problem)
     now = {(gpu.pool, gpu.index): gpu for gpu in current}
     placed: Counter[str] = Counter()
@@ -781,6 +813,7 @@ def validate_rollout(plan: Plan, current: list[PlanGpu], problem: Problem) -> li
     transition = plan.transition
     if transition is None:
         return []
+    current = _counted_as_planned(current, plan.gpus)
     violations: list[str] = []
     layouts: dict[tuple[str, int], set[tuple[str, int]]] = {
         (gpu.pool, gpu.index): {(i.profile, i.start) for i in gpu.instances} for gpu in current

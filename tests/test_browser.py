@@ -22,6 +22,7 @@ from benchmarks.browser import (
     streamlit_server,
     upload,
     wait_for_final_plan,
+    wait_until_idle,
 )
 from recommender.catalog import Catalog
 from recommender.plan import Plan
@@ -121,6 +122,7 @@ def upload_solve_view_and_download(
     ).is_visible()
 
     page.get_by_role("tab", name="Layouts").click()
+    wait_until_idle(page)  # the tab draws on a rerun
     charts = page.locator("[data-testid=stVegaLiteChart]:visible")
     charts.first.wait_for(timeout=30_000)
     heading = page.locator("p:visible", has_text="A100-40GB (8 units per GPU)")

@@ -49,27 +49,31 @@ def test_h100_capture() -> None:
 
 def test_hostile_lgi_inputs() -> None:
     good = (DATA / "lgi" / "gpu-node-a.txt").read_text()
-    assert "empty" in _error(lambda: parse_lgi(" \n", "n.txt"))
+    assert "empty" in _error(lambda: parse_lgi(b" \n", "n.txt"))
     assert "binary" in _error(lambda: parse_lgi(b"\x00GPU instances:", "n.txt"))
     lgip = (DATA / "a100-40gb-lgip.txt").read_text()
-    assert "this is `nvidia-smi mig -lgip` output" in _error(lambda: parse_lgi(lgip, "n.txt"))
+    assert "this is `nvidia-smi mig -lgip` output" in _error(
+        lambda: parse_lgi(lgip.encode(), "n.txt")
+    )
     cut = "\n".join(good.splitlines()[:-1])
-    assert "n.txt:12: the table does not end" in _error(lambda: parse_lgi(cut, "n.txt"))
-    assert parse_lgi("No GPU instances found: Not Found\n", "n.txt") == []
+    assert "n.txt:12: the table does not end" in _error(lambda: parse_lgi(cut.encode(), "n.txt"))
+    assert parse_lgi(b"No GPU instances found: Not Found\n", "n.txt") == []
 
 
 def test_state_problems_name_file_and_line() -> None:
     catalog = load_catalog()
     good = (DATA / "lgi" / "gpu-node-a.txt").read_text()
     unknown = good.replace("MIG 2g.10gb         14", "MIG 2g.20gb         14")
-    message = _error(lambda: current_state({"gpu-node-a": unknown}, INVENTORY, catalog))
+    message = _error(lambda: current_state({"gpu-node-a": unknown.encode()}, INVENTORY, catalog))
     assert "gpu-node-a:10: profile 2g.20gb does not exist on A100-40GB" in message
     overlap = good.replace("2:2     |", "1:2     |")
     assert "not a valid A100-40GB layout" in _error(
-        lambda: current_state({"gpu-node-a": overlap}, INVENTORY, catalog)
+        lambda: current_state({"gpu-node-a": overlap.encode()}, INVENTORY, catalog)
     )
-    assert "no node 'ghost'" in _error(lambda: current_state({"ghost": good}, INVENTORY, catalog))
+    assert "no node 'ghost'" in _error(
+        lambda: current_state({"ghost": good.encode()}, INVENTORY, catalog)
+    )
     far = good.replace("|   0  MIG 3g", "|   5  MIG 3g")
     assert "GPU 5: node gpu-node-a has 2 GPUs" in _error(
-        lambda: current_state({"gpu-node-a": far}, INVENTORY, catalog)
+        lambda: current_state({"gpu-node-a": far.encode()}, INVENTORY, catalog)
     )

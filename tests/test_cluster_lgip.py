@@ -66,7 +66,7 @@ def test_single_row_layout_and_rtx_axis() -> None:
         "GPU  0 Profile ID  5 Placements: {0,6}:6\n"
         "GPU  0 Profile ID  0 Placement : {0}:12\n"
     )
-    model = import_model(lgip, lgipp, "RTX").model
+    model = import_model(lgip.encode(), lgipp.encode(), "RTX").model
     builtin = load_catalog().model("RTX-PRO-6000-96GB")
     assert model.placement_units == 12
     for profile in model.profiles:
@@ -94,36 +94,40 @@ def _error(call) -> str:
 
 def test_hostile_lgip_inputs() -> None:
     good = (DATA / "h100-80gb-lgip.txt").read_text()
-    assert "empty" in _error(lambda: parse_lgip("", "x.txt"))
+    assert "empty" in _error(lambda: parse_lgip(b"", "x.txt"))
     assert "binary" in _error(lambda: parse_lgip(b"\x00\x01GPU", "x.txt"))
     assert "not valid UTF-8" in _error(lambda: parse_lgip(b"\xff\xfe\xfa", "x.txt"))
     lgi = (DATA / "h100-80gb-lgi.txt").read_text()
-    assert "nvidia-smi mig -lgi` output" in _error(lambda: parse_lgip(lgi, "x.txt"))
+    assert "nvidia-smi mig -lgi` output" in _error(lambda: parse_lgip(lgi.encode(), "x.txt"))
     lgipp = (DATA / "h100-80gb-lgipp.txt").read_text()
-    assert "-lgipp` output" in _error(lambda: parse_lgip(lgipp, "x.txt"))
+    assert "-lgipp` output" in _error(lambda: parse_lgip(lgipp.encode(), "x.txt"))
     truncated = "\n".join(good.splitlines()[:-2])
-    message = _error(lambda: parse_lgip(truncated, "cut.txt"))
+    message = _error(lambda: parse_lgip(truncated.encode(), "cut.txt"))
     assert message.startswith("cut.txt:24: profile 7g.80gb has no second row")
     unknown = good.replace("MIG 2g.20gb ", "MIG 2x.20gb ")
     assert "cut.txt:15: unknown profile name '2x.20gb'" in _error(
-        lambda: parse_lgip(unknown, "cut.txt")
+        lambda: parse_lgip(unknown.encode(), "cut.txt")
     )
 
 
 def test_hostile_lgipp_inputs() -> None:
     assert "x.txt:2: not a placement line" in _error(
         lambda: parse_lgipp(
-            "GPU  0 Profile ID 19 Placements: {0,1}:1\nGPU 0 Profile garbage\n", "x.txt"
+            b"GPU  0 Profile ID 19 Placements: {0,1}:1\nGPU 0 Profile garbage\n", "x.txt"
         )
     )
     lgip = (DATA / "h100-80gb-lgip.txt").read_text()
-    assert "this is `nvidia-smi mig -lgip` output" in _error(lambda: parse_lgipp(lgip, "x.txt"))
+    assert "this is `nvidia-smi mig -lgip` output" in _error(
+        lambda: parse_lgipp(lgip.encode(), "x.txt")
+    )
     assert "distinct start slots" in _error(
-        lambda: parse_lgipp("GPU  0 Profile ID 19 Placements: {0,0}:1\n", "x.txt")
+        lambda: parse_lgipp(b"GPU  0 Profile ID 19 Placements: {0,0}:1\n", "x.txt")
     )
 
 
 def test_profile_without_placements_is_an_error() -> None:
     lgipp = "GPU  0 Profile ID 19 Placements: {0,1,2,3,4,5,6}:1\n"
-    message = _error(lambda: import_model(DATA / "h100-80gb-lgip.txt", lgipp, "H", lgipp_label="p"))
+    message = _error(
+        lambda: import_model(DATA / "h100-80gb-lgip.txt", lgipp.encode(), "H", lgipp_label="p")
+    )
     assert "h100-80gb-lgip.txt:9: profile 1g.10gb+me (ID 20) has no placements in p" in message

@@ -70,7 +70,7 @@ def test_every_broken_rule_is_named() -> None:
     )
     catalog = load_catalog()
     model = catalog.model("A100-40GB")
-    (check,) = check_config(read_mig_parted(text, "odd.yaml"), "A100-40GB", model).checks
+    (check,) = check_config(read_mig_parted(text.encode(), "odd.yaml"), "A100-40GB", model).checks
     assert check.verdict == "not placeable"
     assert check.reasons == (
         "they need 9 memory-slice units, the GPU has 8",
@@ -109,11 +109,11 @@ def test_nearest_placeable_shrinks_before_dropping() -> None:
     ],
 )
 def test_hostile_configs(text: str, expected: str) -> None:
-    assert expected in _error(lambda: read_mig_parted(text, "x.yaml"))
+    assert expected in _error(lambda: read_mig_parted(text.encode(), "x.yaml"))
 
 
 def test_binary_and_truncated_config() -> None:
     assert "binary" in _error(lambda: read_mig_parted(b"\x00\x00", "x.yaml"))
     cut = OPERATOR_DEFAULT.read_text()[:300]
-    message = _error(lambda: read_mig_parted(cut, "cut.yaml"))
+    message = _error(lambda: read_mig_parted(cut.encode(), "cut.yaml"))
     assert message.startswith("cut.yaml")

@@ -12,6 +12,8 @@ import pytest
 from recommender.cluster.nodes import NodeInventory, read_nodes, read_prices, resolve_product
 from recommender.cluster.pods import owner_name, read_dcgm, read_pods, resource_profile
 from recommender.errors import InputError
+from recommender.locate import node_locator
+from recommender.problem import Problem
 from recommender.reading import load_catalog
 
 DATA = Path(__file__).parent / "data" / "cluster"
@@ -41,8 +43,9 @@ def test_nodes_become_pools_and_inventory() -> None:
     assert "node cpu-node-1: no GPUs, skipped" in imported.notes
     inventory = imported.inventory
     assert inventory.gpu_index("gpu-node-b", 1) == ("a100-pool", 3)
-    assert inventory.node_of("a100-pool", 3) == ("gpu-node-b", 1)
-    assert NodeInventory.from_json(inventory.to_json()) == NodeInventory(
+    problem = inventory.attach(Problem(workloads=(), pools=imported.pools))
+    assert node_locator(problem)("a100-pool", 3) == ("gpu-node-b", 1)
+    assert NodeInventory.from_json(inventory.to_json().encode()) == NodeInventory(
         tuple(
             type(n)(n.node, n.pool, n.gpu_model, n.gpus, n.product, n.mig_strategy, n.mig_config)
             for n in inventory.nodes
@@ -67,20 +70,22 @@ def test_hostile_nodes() -> None:
     catalog = load_catalog()
     data = json.loads((DATA / "nodes.json").read_text())
     data["items"][0]["metadata"]["labels"]["nvidia.com/gpu.product"] = "NVIDIA-Z900"
-    message = _error(lambda: read_nodes(json.dumps(data), catalog, price=1, label="n.json"))
+    message = _error(
+        lambda: read_nodes(json.dumps(data).encode(), catalog, price=1, label="n.json")
+    )
     assert "node gpu-node-a: GPU product 'NVIDIA-Z900' is not in the catalog" in message
     assert "catalog import" in message
     assert "no price for pool 'a100-pool'" in _error(
         lambda: read_nodes(DATA / "nodes.json", catalog, pool_label=POOL_LABEL)
     )
-    assert "not valid JSON" in _error(lambda: read_nodes('{"items": [', catalog, price=1))
+    assert "not valid JSON" in _error(lambda: read_nodes(b'{"items": [', catalog, price=1))
     assert "empty" in _error(lambda: read_nodes(b"", catalog, price=1))
-    assert "kubectl get nodes -o json" in _error(lambda: read_nodes('{"kind": "Pod"}', catalog))
+    assert "kubectl get nodes -o json" in _error(lambda: read_nodes(b'{"kind": "Pod"}', catalog))
     assert "has no 'team' label" in _error(
         lambda: read_nodes(DATA / "nodes.json", catalog, pool_label="team", price=1)
     )
     assert "n.csv:2: cost_per_hour" in _error(
-        lambda: read_prices("pool,cost_per_hour\na,x\n", "n.csv")
+        lambda: read_prices(b"pool,cost_per_hour\na,x\n", "n.csv")
     )
 
 
@@ -105,7 +110,7 @@ def test_dcgm_peaks_set_memory_with_headroom() -> None:
     query = {"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"__name__": "DCGM_FI_DEV_FB_USED", "pod": "p", "namespace": "n"},
          "values": [[1, "100"], [2, "250"]]}]}}  # fmt: skip
-    assert read_dcgm(json.dumps(query)) == {("n", "p"): 250.0}
+    assert read_dcgm(json.dumps(query).encode()) == {("n", "p"): 250.0}
 
 
 def test_owner_and_resource_names() -> None:
@@ -123,13 +128,13 @@ def test_hostile_pods_and_dcgm() -> None:
     limits["nvidia.com/mig-9g.99gb"] = "1"
     del limits["nvidia.com/mig-3g.20gb"]
     del data["items"][2]["spec"]["containers"][0]["resources"]["requests"]
-    message = _error(lambda: read_pods(json.dumps(data), catalog, label="p.json"))
+    message = _error(lambda: read_pods(json.dumps(data).encode(), catalog, label="p.json"))
     assert "serving/embedder: nvidia.com/mig-9g.99gb names profile 9g.99gb" in message
     assert "binary" in _error(lambda: read_pods(b"\x00", catalog))
     assert "d.prom:1: not a Prometheus sample" in _error(
-        lambda: read_dcgm("DCGM_FI_DEV_FB_USED{pod=", "d.prom")
+        lambda: read_dcgm(b"DCGM_FI_DEV_FB_USED{pod=", "d.prom")
     )
-    assert "no DCGM_FI_DEV_FB_USED samples" in _error(lambda: read_dcgm("other_metric 1\n"))
+    assert "no DCGM_FI_DEV_FB_USED samples" in _error(lambda: read_dcgm(b"other_metric 1\n"))
     assert "is not a memory figure" in _error(
-        lambda: read_dcgm('DCGM_FI_DEV_FB_USED{pod="p",namespace="n"} -3\n')
+        lambda: read_dcgm(b'DCGM_FI_DEV_FB_USED{pod="p",namespace="n"} -3\n')
     )

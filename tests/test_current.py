@@ -314,3 +314,30 @@ def test_loaded_state_is_plan_gpus(catalog: Catalog) -> None:
         gpu_model="A100-40GB",
         instances=[PlanInstance(profile="7g.40gb", start=0, workload="web", replica=1)],
     )
+
+
+# --- the workloads column for the rollout -----------------------------------------------------
+
+
+def test_max_unavailable_column_defaults_to_one(catalog: Catalog) -> None:
+    from recommender.reading.problem import read_workloads
+
+    text = b"name,memory_gb,replicas,max_unavailable\na,4,3,0\nb,4,3,\nc,4,2,5\n"
+    workloads = read_workloads(text, catalog)
+    assert [(w.name, w.max_unavailable) for w in workloads] == [("a", 0), ("b", 1), ("c", 5)]
+    assert read_workloads(b"name,memory_gb\nd,4\n", catalog)[0].max_unavailable == 1
+
+
+def test_max_unavailable_column_rejects_what_is_not_a_count(catalog: Catalog) -> None:
+    from recommender.reading.problem import read_workloads
+
+    text = b"name,memory_gb,max_unavailable\na,4,-1\nb,4,x\nc,4,1.5\nd,4,true\n"
+    with pytest.raises(InputError) as caught:
+        read_workloads(text, catalog)
+    allowed = "(expected a whole number >= 0)"
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"workloads.csv:2: max_unavailable: -1 is out of range {allowed}",
+        f"workloads.csv:3: max_unavailable: 'x' is not a whole number {allowed}",
+        f"workloads.csv:4: max_unavailable: 1.5 is not a whole number {allowed}",
+        f"workloads.csv:5: max_unavailable: 'true' is not a whole number {allowed}",
+    ]

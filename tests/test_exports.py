@@ -23,12 +23,12 @@ from recommender.exports import (
     guard_cell,
     k8s_resource_name,
     kubernetes_resources,
-    node_of,
     plan_to_csv,
     plan_to_kubernetes,
     plan_to_mig_parted,
     plan_to_nvidia_smi,
 )
+from recommender.locate import node_locator
 from recommender.plan import Plan, PlanGpu, PlanInstance
 from recommender.problem import Pool, Problem, Workload
 from recommender.reading import load_catalog
@@ -148,9 +148,13 @@ def _instance_count(plan: Plan) -> int:
 # --- node convention ---------------------------------------------------------------------------
 
 
+def _locate(*pools: Pool):
+    return node_locator(Problem(workloads=(), pools=pools))
+
+
 def test_node_of_splits_pool_indices_into_nodes_and_devices() -> None:
     pool = Pool(pool="a100", gpu_model=A100, gpus=6, cost_per_hour=1.0, gpus_per_node=2)
-    assert [node_of(pool, i) for i in range(5)] == [
+    assert [_locate(pool)("a100", i) for i in range(5)] == [
         ("a100-node-0", 0),
         ("a100-node-0", 1),
         ("a100-node-1", 0),
@@ -158,8 +162,8 @@ def test_node_of_splits_pool_indices_into_nodes_and_devices() -> None:
         ("a100-node-2", 0),
     ]
     default = Pool(pool="p", gpu_model=A100, gpus=9, cost_per_hour=1.0)
-    assert node_of(default, 7) == ("p-node-0", 7)
-    assert node_of(default, 8) == ("p-node-1", 0)
+    assert _locate(default)("p", 7) == ("p-node-0", 7)
+    assert _locate(default)("p", 8) == ("p-node-1", 0)
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -262,7 +266,8 @@ def test_csv_guards_pool_and_node_names(catalog: Catalog) -> None:
     assert validate_plan(plan, problem, catalog) == []
     (row,) = _csv_rows(plan_to_csv(plan, problem, catalog))
     assert row["pool"] == "'-pool"
-    assert row["node"] == "'-pool-node-0"
+    # The node name is the pool's mapped to a Kubernetes name: nothing left to guard.
+    assert row["node"] == node_locator(problem)("-pool", 0)[0] == "pool-68632d-node-0"
     assert row["workload"] == "w"
 
 
@@ -310,7 +315,7 @@ def test_mig_parted_counts_equal_plan_instances(
                 exported[(node, profile)] += count * len(entry["devices"])
     planned: Counter[tuple[str, str]] = Counter()
     for gpu in plan.gpus:
-        node, _ = node_of(problem.pool(gpu.pool), gpu.index)
+        node, _ = node_locator(problem)(gpu.pool, gpu.index)
         for instance in gpu.instances:
             planned[(node, instance.profile)] += 1
     assert exported == planned
@@ -507,7 +512,7 @@ def test_nvidia_smi_script_is_safe_with_hostile_names(catalog: Catalog, tmp_path
     assert validate_plan(plan, problem, catalog) == []
     script = _write_script(tmp_path, plan_to_nvidia_smi(plan, problem, catalog))
     bin_dir, log = _fake_nvidia_smi(tmp_path)
-    node, _ = node_of(pool, 0)
+    node, _ = node_locator(problem)(pool.pool, 0)
     assert _run(script, bin_dir, "other").returncode != 0
     result = _run(script, bin_dir, node)
     assert result.returncode == 0, result.stderr

@@ -314,23 +314,39 @@ def test_a_known_plan_joins_the_cache_under_its_key() -> None:
     assert jobs.job("known", 1.0, instant(empty_plan(7.0))) is known
 
 
-def test_a_queued_job_nobody_waits_for_is_dropped_when_its_turn_comes() -> None:
-    jobs = SolveJobs(max_running=1, cores=1, abandon_after=0.2)
+def test_a_queued_job_every_asker_released_leaves_the_queue() -> None:
+    jobs = SolveJobs(max_running=1, cores=1)
     release = threading.Event()
     calls: list[int] = []
-    running = jobs.job("running", 1.0, gated(release, empty_plan()))
-    left = jobs.job("left behind", 1.0, gated(release, empty_plan(), calls))
-    waited = jobs.job("waited for", 1.0, gated(release, empty_plan(2.0), calls))
-    for _ in range(5):
-        threading.Event().wait(0.1)
-        waited.want()  # its session keeps polling; the other one moved on
-    release.set()
-    assert running.done.wait(WAIT) and left.done.wait(WAIT) and waited.done.wait(WAIT)
-    assert left.plan is None and left.error is not None and "nobody" in left.error
-    assert waited.plan == empty_plan(2.0)
-    assert len(calls) == 1  # only the job someone waited for ran
+    running = jobs.job("running", 1.0, gated(release, empty_plan()), owner="s0")
+    left = jobs.job("left behind", 1.0, gated(release, empty_plan(), calls), owner="s1")
+    shared = jobs.job("shared", 1.0, gated(release, empty_plan(2.0), calls), owner="s1")
+    assert jobs.job("shared", 1.0, instant(empty_plan()), owner="s2") is shared
+    assert jobs.queue_state(shared).position == 2
+    # s1 moved on: "left behind" has no one left, "shared" still has s2.
+    jobs.release("left behind", "s1")
+    jobs.release("shared", "s1")
+    assert left.done.is_set() and left.plan is None and "nobody" in (left.error or "")
+    assert jobs.queue_state(shared).position == 1
     assert "left behind" not in jobs.held()
+    # Releasing a running job changes nothing: it runs to its end.
+    jobs.release("running", "s0")
+    release.set()
+    assert running.done.wait(WAIT) and shared.done.wait(WAIT)
+    assert running.plan == empty_plan() and shared.plan == empty_plan(2.0)
+    assert len(calls) == 1  # only the job someone waited for ran
     # Asking again queues it anew.
-    again = jobs.job("left behind", 1.0, instant(empty_plan(3.0)))
+    again = jobs.job("left behind", 1.0, instant(empty_plan(3.0)), owner="s1")
     assert again is not left
     assert again.done.wait(WAIT) and again.plan == empty_plan(3.0)
+
+
+def test_a_pinned_queued_job_stays_when_released() -> None:
+    jobs = SolveJobs(max_running=1, cores=1)
+    release = threading.Event()
+    jobs.job("running", 1.0, gated(release, empty_plan()))
+    sample = jobs.job("sample", 1.0, instant(empty_plan(1.0)), pinned=True, owner="s1")
+    jobs.release("sample", "s1")
+    assert jobs.queue_state(sample).position == 1
+    release.set()
+    assert sample.done.wait(WAIT) and sample.plan == empty_plan(1.0)

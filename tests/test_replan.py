@@ -297,3 +297,19 @@ def test_best_fit_current_state_replans_validly(sample: Problem, catalog: Catalo
     current = best_fit_decreasing_plan(sample, catalog).gpus
     for budgets in [(None, None), (0, 10), (3, 3)]:
         replan(sample, catalog, current, *budgets)
+
+
+def test_keep_running_carves_only_idle_gpus(
+    sample: Problem, catalog: Catalog, balanced: list[PlanGpu]
+) -> None:
+    plan = replan(sample, catalog, balanced, keep_running=True)
+    states = gpu_changes(balanced, plan.gpus, sample)
+    hosting = [(g.pool, g.index) for g in balanced if any(i.workload for i in g.instances)]
+    assert all(states[key] == "kept" for key in hosting)
+    assert {s for key, s in states.items() if key not in hosting} <= {"new"}
+    running = Counter(i.workload for g in balanced for i in g.instances if i.workload)
+    # Every running replica stays on its slot: what moves is only what starts.
+    assert disruption(plan, balanced, sample)[0] == sum((placed(plan) - running).values())
+    assert all(placed(plan)[name] >= count for name, count in running.items())
+    free = replan(sample, catalog, balanced)
+    assert plan.cost_per_hour >= free.cost_per_hour - 1e-6

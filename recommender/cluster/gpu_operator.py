@@ -10,9 +10,7 @@ collision-free values.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,9 +18,10 @@ from dataclasses import dataclass, field
 import yaml
 
 from recommender.catalog import Catalog
-from recommender.cluster.nodes import NodeInventory
-from recommender.exports import node_of
-from recommender.plan import Plan
+from recommender.exports import name_notes
+from recommender.k8s import LABEL_VALUE_MAX, Rule, is_dns_label, is_dns_subdomain, unique_names
+from recommender.locate import node_locator
+from recommender.plan import Plan, Transition
 from recommender.problem import Problem
 from recommender.rules import largest_first
 
@@ -32,48 +31,15 @@ DISABLED_CONFIG = "all-disabled"
 DEFAULT_CONFIGMAP = "mig-recommender-config"
 DEFAULT_NAMESPACE = "gpu-operator"
 CLUSTER_POLICY = "clusterpolicies.nvidia.com/cluster-policy"
-LABEL_VALUE_MAX = 63
-DNS_SUBDOMAIN_MAX = 253
-LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# `<pool>-layout-<n>` stays a label value for up to a million layouts of one pool.
+LAYOUT_SUFFIX_MAX = len("-layout-999999")
 
 
-def is_label_value(value: str) -> bool:
-    """Kubernetes label value syntax: at most 63 characters, alphanumeric at both ends."""
-    return len(value) <= LABEL_VALUE_MAX and bool(LABEL_VALUE.match(value))
-
-
-def is_dns_subdomain(value: str) -> bool:
-    """Kubernetes object-name syntax (DNS-1123 subdomain)."""
-    return 0 < len(value) <= DNS_SUBDOMAIN_MAX and bool(DNS_SUBDOMAIN.match(value))
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
-
-
-def label_safe(text: str, max_length: int = LABEL_VALUE_MAX, lowercase: bool = False) -> str:
-    """`text` made a valid label value (or DNS label when `lowercase`): invalid characters become
-    `-`, ends trimmed, long names cut with a hash of the original so they stay distinct."""
-    allowed = r"[^a-z0-9-]" if lowercase else r"[^A-Za-z0-9_.-]"
-    value = re.sub(allowed, "-", text.lower() if lowercase else text)
-    value = re.sub(r"-{2,}", "-", value).strip("-_.")
-    if not value:
-        value = "x" + _short_hash(text)
-    if len(value) > max_length:
-        value = value[: max_length - 7].rstrip("-_.") + "-" + _short_hash(text)
-    return value
-
-
-def unique_safe_names(names: list[str], max_length: int, lowercase: bool) -> dict[str, str]:
-    """{name: safe name}, distinct even where two names map to the same safe text."""
-    safe = {name: label_safe(name, max_length, lowercase) for name in names}
-    clashes = Counter(safe.values())
-    for name in names:
-        if clashes[safe[name]] > 1:
-            base = safe[name][: max_length - 7].rstrip("-_.")
-            safe[name] = f"{base}-{_short_hash(name)}"
-    return safe
+def label_command(node: str, config: str) -> str:
+    """The `kubectl label` that makes the MIG manager apply `config` on `node`."""
+    return (
+        f"kubectl label node {shlex.quote(node)} {CONFIG_LABEL}={shlex.quote(config)} --overwrite"
+    )
 
 
 @dataclass(frozen=True)
@@ -83,42 +49,62 @@ class GpuOperatorExport:
     configmap: dict
     cluster_policy_patch: dict
     node_configs: dict[str, str]
-    # Plan node name (`exports.node_of` or the inventory) -> the Kubernetes node name used in
-    # `node_configs`; the rollout export labels nodes by these names.
+    # Plan node name (`recommender.locate`) -> the Kubernetes node name used in `node_configs`;
+    # the locator's names are valid node names already, so this is the identity.
     node_names: dict[str, str] = field(default_factory=dict)
+    # Which names had to be mapped to valid Kubernetes names (comment lines).
+    notes: tuple[str, ...] = ()
 
     @property
     def mig_parted(self) -> dict:
         return yaml.safe_load(self.configmap["data"][CONFIG_KEY])
 
     def label_commands(self) -> list[str]:
-        return [
-            f"kubectl label node {shlex.quote(node)} {CONFIG_LABEL}={shlex.quote(config)} "
-            "--overwrite"
-            for node, config in self.node_configs.items()
-        ]
+        return [label_command(node, config) for node, config in self.node_configs.items()]
 
     def patch_command(self) -> str:
         patch = json.dumps(self.cluster_policy_patch, separators=(",", ":"))
         return f"kubectl patch {CLUSTER_POLICY} --type merge -p {shlex.quote(patch)}"
 
-    def render(self, header: str = "") -> str:
-        """One YAML file: the ConfigMap to `kubectl apply -f`, the commands as comments."""
+    def render(self, header: str = "", transition: Transition | None = None) -> str:
+        """One YAML file: the ConfigMap to `kubectl apply -f`, the commands as comments; with a
+        `transition` (a re-plan), the labels in its rollout waves and its intermediate configs
+        in the ConfigMap."""
         namespace = self.configmap["metadata"]["namespace"]
+        configmap = self.configmap
+        if transition is None:
+            step3 = [
+                "# 3. Label each node with its config; the MIG manager then re-partitions it:",
+                *(f"#      {command}" for command in self.label_commands()),
+            ]
+        else:
+            mig_parted = self.mig_parted
+            mig_parted["mig-configs"].update(transition.mig_configs)
+            text = yaml.dump(mig_parted, Dumper=_BlockDumper, sort_keys=False)
+            configmap = {**configmap, "data": {CONFIG_KEY: text}}
+            step3 = [
+                "# 3. Label the nodes wave by wave, waiting after each for",
+                f"#    {CONFIG_LABEL}.state=success before the next (the rollout script export",
+                "#    also drains and scales workloads make-before-break):",
+            ]
+            for wave in transition.waves:
+                step3.append(f"#    wave {wave.index} ({wave.kind}):")
+                step3 += [
+                    f"#      {label_command(node, config)}"
+                    for node, config in wave.node_configs.items()
+                ] or ["#      (no node relabelled: replicas move)"]
         lines = [
             "# GPU Operator MIG configuration from a MIG recommender plan." + header,
             "# 1. Create the ConfigMap (this file):",
             f"#      kubectl apply -n {shlex.quote(namespace)} -f <this file>",
             "# 2. Point the MIG manager at it (ClusterPolicy spec.migManager.config.name):",
             f"#      {self.patch_command()}",
-            "# 3. Label each node with its config; the MIG manager then re-partitions it:",
-            *(f"#      {command}" for command in self.label_commands()),
+            *step3,
             "# mig-parted picks start slots itself; the nvidia-smi script export creates every",
             "# instance at the plan's exact start.",
+            *self.notes,
         ]
-        body = yaml.dump(
-            self.configmap, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False
-        )
+        body = yaml.dump(configmap, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False)
         return "\n".join(lines) + "\n---\n" + body
 
 
@@ -139,26 +125,21 @@ def gpu_operator_export(
     problem: Problem,
     catalog: Catalog,
     *,
-    inventory: NodeInventory | None = None,
     configmap_name: str = DEFAULT_CONFIGMAP,
     namespace: str = DEFAULT_NAMESPACE,
 ) -> GpuOperatorExport:
-    """The GPU Operator objects for `plan`; real node names come from `inventory` when given,
-    else from the fleet's node convention (`exports.node_of`)."""
+    """The GPU Operator objects for `plan`; nodes and devices from `recommender.locate` (the
+    problem's node inventory, else the node convention)."""
     if not is_dns_subdomain(configmap_name):
         raise ValueError(f"ConfigMap name {configmap_name!r} is not a DNS-1123 subdomain")
-    if not is_dns_subdomain(namespace) or len(namespace) > LABEL_VALUE_MAX:
+    if not is_dns_label(namespace):
         raise ValueError(f"namespace {namespace!r} is not a valid Kubernetes namespace")
     pools = {pool.pool: pool for pool in problem.pools}
     node_pool: dict[str, str] = {}
     node_devices: dict[str, dict[int, dict[str, int]]] = {}
     node_size: dict[str, int] = {}
 
-    def locate(pool_name: str, index: int) -> tuple[str, int]:
-        if inventory is not None:
-            return inventory.node_of(pool_name, index)
-        return node_of(pools[pool_name], index)
-
+    locate = node_locator(problem)
     # Every node of the fleet, so nodes the plan leaves empty get `all-disabled`.
     for pool in problem.pools:
         for index in range(pool.gpus):
@@ -178,11 +159,10 @@ def gpu_operator_export(
         node_pool.setdefault(node, gpu.pool)
         node_size[node] = max(node_size.get(node, 0), device + 1)
 
-    safe_nodes = unique_safe_names(list(node_devices), DNS_SUBDOMAIN_MAX, lowercase=True)
-    if inventory is not None:
-        safe_nodes = {node: node for node in node_devices}  # real names are valid already
+    safe_nodes = {node: node for node in node_devices}  # the locator's names are valid
     pool_names = list(dict.fromkeys(node_pool[n] for n in node_devices))
-    safe_pools = unique_safe_names(pool_names, LABEL_VALUE_MAX - len("-layout-999"), False)
+    # `-layout-<n>` is parsed back from the end, so distinct pool parts give distinct names.
+    safe_pools = unique_names(pool_names, Rule.LABEL_VALUE, LABEL_VALUE_MAX - LAYOUT_SUFFIX_MAX)
 
     configs: dict[str, list[dict]] = {DISABLED_CONFIG: [{"devices": "all", "mig-enabled": False}]}
     name_of_layout: dict[str, str] = {}
@@ -212,7 +192,13 @@ def gpu_operator_export(
         "data": {CONFIG_KEY: config_text},
     }
     patch = {"spec": {"migManager": {"config": {"name": configmap_name}}}}
-    return GpuOperatorExport(configmap, patch, dict(sorted(node_configs.items())), dict(safe_nodes))
+    return GpuOperatorExport(
+        configmap,
+        patch,
+        dict(sorted(node_configs.items())),
+        dict(safe_nodes),
+        tuple(name_notes(problem)),
+    )
 
 
 def node_config_entries(devices: dict[int, dict[str, int]], size: int) -> list[dict]:
@@ -241,5 +227,6 @@ def _node_entries(devices: dict[int, dict[str, int]], size: int) -> list[dict]:
 
 
 def plan_to_gpu_operator(plan: Plan, problem: Problem, catalog: Catalog) -> str:
-    """The export as text, with the same signature as every entry of `exports.EXPORTS`."""
-    return gpu_operator_export(plan, problem, catalog).render()
+    """The export as text, with the same signature as every entry of `exports.EXPORTS`; a plan
+    made from a current state gets its labels in rollout waves."""
+    return gpu_operator_export(plan, problem, catalog).render(transition=plan.transition)

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recommender.catalog import Catalog
+from recommender.cluster.lgip import TABLE_BORDER
 from recommender.cluster.nodes import NodeInventory
-from recommender.cluster.sources import Source, fail, read_text, source_label
 from recommender.errors import InputError, InputIssue
 from recommender.layouts import layout_violations
+from recommender.reading.source import Source, read_text, source_label
 
 LGI_EXPECTED = "the output of `nvidia-smi mig -lgi`"
 _LGI_ROW = re.compile(
     r"^\|\s*(?P<gpu>\d+)\s+MIG\s+(?P<name>\S+)\s+(?P<profile_id>\d+)\s+(?P<instance_id>\d+)\s+"
     r"(?P<start>\d+):(?P<size>\d+)\s*\|?\s*$"
 )
-_BORDER = re.compile(r"^[+|][-=+|\s]*$")
 _NO_INSTANCES = ("No GPU instances found", "No MIG-enabled devices found")
 
 
@@ -42,18 +42,24 @@ class LgiRow:
 
 def parse_lgi(source: Source, label: str | None = None) -> list[LgiRow]:
     """The GPU instances of one node's `-lgi` capture (none when the capture says so)."""
-    name = source_label(source, label)
+    name = label or source_label(source, "lgi.txt")
     text = read_text(source, name, LGI_EXPECTED)
     if any(phrase in text for phrase in _NO_INSTANCES) and "GPU instances:" not in text:
         return []
     if "GPU instances:" not in text:
         if "GPU instance profiles:" in text:
-            raise fail(name, f"this is `nvidia-smi mig -lgip` output, expected {LGI_EXPECTED}")
+            raise InputError.single(
+                name, f"this is `nvidia-smi mig -lgip` output, expected {LGI_EXPECTED}"
+            )
         if "Compute instances:" in text:
-            raise fail(name, f"this is `nvidia-smi mig -lci` output, expected {LGI_EXPECTED}")
+            raise InputError.single(
+                name, f"this is `nvidia-smi mig -lci` output, expected {LGI_EXPECTED}"
+            )
         if re.search(r"Profile\s+ID\s+\d+\s+Placements?", text):
-            raise fail(name, f"this is `nvidia-smi mig -lgipp` output, expected {LGI_EXPECTED}")
-        raise fail(name, f"no `GPU instances:` table (expected {LGI_EXPECTED})")
+            raise InputError.single(
+                name, f"this is `nvidia-smi mig -lgipp` output, expected {LGI_EXPECTED}"
+            )
+        raise InputError.single(name, f"no `GPU instances:` table (expected {LGI_EXPECTED})")
     rows: list[LgiRow] = []
     issues: list[InputIssue] = []
     in_table = False
@@ -65,7 +71,7 @@ def parse_lgi(source: Source, label: str | None = None) -> list[LgiRow]:
             continue
         if not in_table or not line:
             continue
-        if _BORDER.match(line):
+        if TABLE_BORDER.match(line):
             closed = line.startswith("+")
             continue
         if re.search(r"\bGPU\s+Name\b|Start:Size|^\|\s+ID\s+ID", line):
@@ -113,7 +119,7 @@ def current_state(
     gpus: list[dict] = []
     known = sorted(n.node for n in inventory.nodes)
     for node_name, source in captures.items():
-        label = source_label(source, None if isinstance(source, Path) else node_name)
+        label = source_label(source, node_name)
         info = inventory.node(node_name)
         if info is None:
             msg = f"no node {node_name!r} in the inventory (file names must be node names: {known})"

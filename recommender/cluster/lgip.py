@@ -19,8 +19,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from recommender.catalog import Attribute, GpuModel, Profile
-from recommender.cluster.sources import Source, fail, read_text, source_label
 from recommender.errors import InputError, InputIssue
+from recommender.reading.source import Source, read_text, source_label
 
 LGIP_EXPECTED = "the output of `nvidia-smi mig -lgip`"
 LGIPP_EXPECTED = "the output of `nvidia-smi mig -lgipp`"
@@ -43,7 +43,8 @@ _LGIPP_ROW = re.compile(
     r"^GPU\s+(?P<gpu>\d+)\s+Profile\s+ID\s+(?P<id>\d+)\s+Placements?\s*:\s*"
     r"\{(?P<starts>[\d,\s]*)\}\s*:\s*(?P<size>\d+)\s*$"
 )
-_BORDER = re.compile(r"^[+|][-=+|\s]*$")
+# A border line of an nvidia-smi table (`+----+`, `|====|`), in every `mig -l...` listing.
+TABLE_BORDER = re.compile(r"^[+|][-=+|\s]*$")
 
 
 @dataclass(frozen=True)
@@ -99,15 +100,19 @@ def _wrong_table(text: str) -> str | None:
 
 def parse_lgip(source: Source, label: str | None = None) -> list[LgipRow]:
     """Every profile row of a `-lgip` capture (single-row or two-row table layout)."""
-    name = source_label(source, label)
+    name = label or source_label(source, "lgip.txt")
     text = read_text(source, name, LGIP_EXPECTED)
     if "GPU instance profiles:" not in text:
         other = _wrong_table(text)
         if other:
-            raise fail(name, f"this is {other}, expected {LGIP_EXPECTED}")
+            raise InputError.single(name, f"this is {other}, expected {LGIP_EXPECTED}")
         if "No MIG-enabled devices found" in text:
-            raise fail(name, "the capture says `No MIG-enabled devices found`: enable MIG first")
-        raise fail(name, f"no `GPU instance profiles:` table (expected {LGIP_EXPECTED})")
+            raise InputError.single(
+                name, "the capture says `No MIG-enabled devices found`: enable MIG first"
+            )
+        raise InputError.single(
+            name, f"no `GPU instance profiles:` table (expected {LGIP_EXPECTED})"
+        )
     lines = text.splitlines()
     memory_in_mib = any(re.search(r"\bMiB\b", line) for line in lines[:8])
     two_rows = any(re.search(r"\bCE\b.*\bJPEG\b.*\bOFA\b", line) for line in lines[:8])
@@ -123,7 +128,7 @@ def parse_lgip(source: Source, label: str | None = None) -> list[LgipRow]:
             continue
         if not in_table or not line.strip():
             continue
-        if line.lstrip().startswith("|=") or _BORDER.match(line.strip()):
+        if line.lstrip().startswith("|=") or TABLE_BORDER.match(line.strip()):
             if pending is not None and two_rows:
                 issues.append(_truncated(name, pending))
                 pending = None
@@ -161,7 +166,7 @@ def parse_lgip(source: Source, label: str | None = None) -> list[LgipRow]:
         raise InputError(issues)
     if not rows:
         msg = f"the `GPU instance profiles:` table has no profile rows ({LGIP_EXPECTED})"
-        raise fail(name, msg)
+        raise InputError.single(name, msg)
     return rows
 
 
@@ -223,7 +228,7 @@ def _lgip_row(row: dict, second: list[int]) -> LgipRow:
 
 def parse_lgipp(source: Source, label: str | None = None) -> list[LgippRow]:
     """Every placement line of a `-lgipp` capture (`Placements:` and `Placement :` alike)."""
-    name = source_label(source, label)
+    name = label or source_label(source, "lgipp.txt")
     text = read_text(source, name, LGIPP_EXPECTED)
     rows: list[LgippRow] = []
     issues: list[InputIssue] = []
@@ -236,7 +241,9 @@ def parse_lgipp(source: Source, label: str | None = None) -> list[LgippRow]:
             if not rows and not issues:
                 other = _wrong_table(text)
                 if other and "placements" not in other:
-                    raise fail(name, f"this is {other}, expected {LGIPP_EXPECTED}", number)
+                    raise InputError.single(
+                        name, f"this is {other}, expected {LGIPP_EXPECTED}", number
+                    )
             msg = (
                 f"not a placement line: {line[:80]!r} (expected "
                 "`GPU 0 Profile ID 19 Placements: {0,1,2,3,4,5,6}:1`)"
@@ -258,7 +265,7 @@ def parse_lgipp(source: Source, label: str | None = None) -> list[LgippRow]:
     if issues:
         raise InputError(issues)
     if not rows:
-        raise fail(name, f"no placement lines ({LGIPP_EXPECTED})")
+        raise InputError.single(name, f"no placement lines ({LGIPP_EXPECTED})")
     return rows
 
 
@@ -296,24 +303,28 @@ def import_model(
     profile ID that `-lgip` does not list are left out with a note (the two captures came from
     different drivers); an `-lgip` profile without placements is an error.
     """
-    lgip_name = source_label(lgip, lgip_label)
-    lgipp_name = source_label(lgipp, lgipp_label)
+    lgip_name = lgip_label or source_label(lgip, "lgip.txt")
+    lgipp_name = lgipp_label or source_label(lgipp, "lgipp.txt")
     if not model_key.strip():
-        raise fail("--model", "the model needs a name, e.g. H100-80GB")
+        raise InputError.single("--model", "the model needs a name, e.g. H100-80GB")
     profiles_rows = parse_lgip(lgip, lgip_name)
     placement_rows = parse_lgipp(lgipp, lgipp_name)
     notes: list[str] = []
     chosen = gpu if gpu is not None else min(r.gpu for r in profiles_rows)
     gpus_seen = sorted({r.gpu for r in profiles_rows})
     if chosen not in gpus_seen:
-        raise fail(lgip_name, f"no rows for GPU {chosen} (GPUs in the capture: {gpus_seen})")
+        raise InputError.single(
+            lgip_name, f"no rows for GPU {chosen} (GPUs in the capture: {gpus_seen})"
+        )
     if len(gpus_seen) > 1:
         notes.append(f"{lgip_name}: GPUs {gpus_seen} captured; GPU {chosen} used")
     rows = [r for r in profiles_rows if r.gpu == chosen]
     placements = {r.profile_id: r for r in placement_rows if r.gpu == chosen}
     if not placements:
         found = sorted({r.gpu for r in placement_rows})
-        raise fail(lgipp_name, f"no placements for GPU {chosen} (GPUs in the capture: {found})")
+        raise InputError.single(
+            lgipp_name, f"no placements for GPU {chosen} (GPUs in the capture: {found})"
+        )
     issues: list[InputIssue] = []
     seen: dict[int, LgipRow] = {}
     for row in rows:

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from recommender.catalog import GpuModel
-from recommender.cluster.sources import LineMap, Source, fail, load_yaml, read_text, source_label
+from recommender.catalog import Catalog, GpuModel
+from recommender.cluster.nodes import NodeInventory
 from recommender.errors import InputError, InputIssue
 from recommender.layouts import Layout, Placement, dominating_match, enumerate_layouts, find_layout
+from recommender.reading.source import LineMap, Source, parse_yaml_lines, source_label
 from recommender.rules import layout_label
 
 EXPECTED = "a mig-parted config (`version: v1` with `mig-configs`) or a ConfigMap holding one"
@@ -65,24 +66,26 @@ class MigPartedConfig:
 
 def read_mig_parted(source: Source, label: str | None = None) -> MigPartedConfig:
     """A mig-parted config from a plain v1 file or a GPU Operator ConfigMap (`data.config.yaml`)."""
-    name = source_label(source, label)
-    text = read_text(source, name, EXPECTED)
-    document, lines = load_yaml(text, name, EXPECTED)
+    name = label or source_label(source, "mig-parted.yaml")
+    document, lines = parse_yaml_lines(source, name, EXPECTED)
     if isinstance(document, dict) and document.get("kind") == "ConfigMap":
         data = document.get("data")
         if not isinstance(data, dict) or not isinstance(data.get(CONFIGMAP_KEY), str):
             keys = sorted(data) if isinstance(data, dict) else []
             msg = f"ConfigMap has no data.{CONFIGMAP_KEY} text (its data keys: {keys})"
-            raise fail(name, msg, lines.line("data"))
+            raise InputError.single(name, msg, lines.line("data"))
         # A block scalar's text starts on the line after its key.
         offset = lines.line("data", CONFIGMAP_KEY) or 0
-        document, lines = load_yaml(data[CONFIGMAP_KEY], name, EXPECTED, line_offset=offset)
+        inner = data[CONFIGMAP_KEY].encode()
+        document, lines = parse_yaml_lines(inner, name, EXPECTED, line_offset=offset)
     return _validate(document, lines, name)
 
 
 def _validate(document: Any, lines: LineMap, name: str) -> MigPartedConfig:
     if not isinstance(document, dict):
-        raise fail(name, f"expected a mapping, got {type(document).__name__} ({EXPECTED})")
+        raise InputError.single(
+            name, f"expected a mapping, got {type(document).__name__} ({EXPECTED})"
+        )
     issues: list[InputIssue] = []
     version = document.get("version")
     if version != "v1":
@@ -252,7 +255,7 @@ def check_config(
     """Whether every entry (of `config_name`, or of every config) can be placed on `model`."""
     if config_name is not None and config_name not in config.configs:
         names = ", ".join(config.configs)
-        raise fail(config.label, f"no config named {config_name!r} (configs: {names})")
+        raise InputError.single(config.label, f"no config named {config_name!r} (configs: {names})")
     names = [config_name] if config_name is not None else list(config.configs)
     checks = [
         check_entry(entry, model_key, model) for name in names for entry in config.configs[name]
@@ -377,3 +380,103 @@ def nearest_placeable(model: GpuModel, names: list[str]) -> dict[str, int] | Non
         return None
     ordered = layout_label(model, [p.profile for p in best[1].placements]).split(" | ")
     return dict(Counter(ordered))
+
+
+# --- the current state from the config in use --------------------------------------------------
+
+
+def entries_for_device(
+    entries: tuple[MigConfigEntry, ...], device: int, model: GpuModel
+) -> list[MigConfigEntry]:
+    """The entries of one config that apply to `device` of a GPU of `model` (mig-parted applies
+    every entry whose `devices` and `device-filter` select the device)."""
+    own = {d.casefold() for d in model.pci_device_ids}
+    chosen = []
+    for entry in entries:
+        if entry.devices != "all" and device not in entry.devices:
+            continue
+        filtered = entry.device_filter is not None and own
+        if filtered and not {d.casefold() for d in entry.device_filter or ()} & own:
+            continue
+        chosen.append(entry)
+    return chosen
+
+
+def current_from_config(
+    config: MigPartedConfig,
+    config_labels: dict[str, str | None],
+    inventory: NodeInventory,
+    catalog: Catalog,
+    nodes_label: str = "nodes.json",
+) -> tuple[dict, list[str]]:
+    """`{"gpus": [...]}`: the instances each node runs now, from the config its
+    `nvidia.com/mig.config` label names (`config_labels`: node -> label, from `kubectl get
+    nodes`), and notes.
+
+    mig-parted configs carry profile counts, no start slots: every GPU is written with starts of
+    a valid layout for its counts (`layouts.find_layout`) and `"compare": "counts"`, so a re-plan
+    counts it as kept when the plan gives it the same counts (mig-parted's own rule). Running
+    replicas are not known from a config: every instance is a spare (workload null).
+    """
+    issues: list[InputIssue] = []
+    notes: list[str] = []
+    gpus: list[dict] = []
+    for info in inventory.nodes:
+        if info.node not in config_labels:
+            notes.append(f"node {info.node}: not in {nodes_label}; no current layout")
+            continue
+        name = config_labels[info.node]
+        if not name:
+            notes.append(f"node {info.node}: no nvidia.com/mig.config label; no current layout")
+            continue
+        entries = config.configs.get(name)
+        if entries is None:
+            message = (
+                f"node {info.node} is labelled nvidia.com/mig.config={name}, which "
+                f"{config.label} does not define (configs: {', '.join(config.configs)})"
+            )
+            issues.append(InputIssue(nodes_label, None, None, message))
+            continue
+        model = catalog.model(info.gpu_model)
+        for device in range(info.gpus):
+            names: list[str] = []
+            for entry in entries_for_device(entries, device, model):
+                if entry.mig_enabled:
+                    names += [p for p, count in entry.mig_devices.items() for _ in range(count)]
+            if not names:
+                continue
+            where = f"{config.label}:{entries[0].line}" if entries[0].line else config.label
+            unknown = sorted({n for n in names if n not in model.profile_by_name})
+            if unknown:
+                message = (
+                    f"config {name} (node {info.node} device {device}): profiles {unknown} do "
+                    f"not exist on {info.gpu_model}"
+                )
+                issues.append(InputIssue(where, None, None, message))
+                continue
+            layout = find_layout(model, names)
+            if layout is None:
+                message = (
+                    f"config {name} (node {info.node} device {device}) cannot be placed on "
+                    f"{info.gpu_model}; `check-config` says why"
+                )
+                issues.append(InputIssue(where, None, None, message))
+                continue
+            pool, index = inventory.gpu_index(info.node, device)
+            instances = [
+                {"profile": p.profile, "start": p.start, "workload": None, "replica": None}
+                for p in sorted(layout.placements, key=lambda p: p.start)
+            ]
+            gpus.append(
+                {
+                    "pool": pool,
+                    "index": index,
+                    "gpu_model": info.gpu_model,
+                    "compare": "counts",
+                    "instances": instances,
+                }
+            )
+    if issues:
+        raise InputError(issues)
+    gpus.sort(key=lambda g: (g["pool"], g["index"]))
+    return {"gpus": gpus}, notes

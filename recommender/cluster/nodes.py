@@ -11,16 +11,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from recommender.catalog import Catalog
-from recommender.cluster.sources import Source, fail, items_of_list, read_json, read_text
+from recommender.cluster.kubectl import items_of_list
 from recommender.errors import InputError, InputIssue
-from recommender.problem import Pool
+from recommender.k8s import is_dns_subdomain
+from recommender.problem import Node, Pool, Problem
+from recommender.reading.problem import FLEET_COLUMNS
+from recommender.reading.source import Source, parse_json, source_label
+from recommender.reading.tables import check_number, check_text, check_unique, read_table
 
 PRODUCT_LABEL = "nvidia.com/gpu.product"
 COUNT_LABEL = "nvidia.com/gpu.count"
@@ -30,7 +32,6 @@ CONFIG_LABEL = "nvidia.com/mig.config"
 MIG_CAPABLE_LABEL = "nvidia.com/mig.capable"
 GPU_RESOURCE = "nvidia.com/gpu"
 MIG_SUFFIX = re.compile(r"^(?P<product>.+?)-MIG-(?P<profile>\d+g\.\d+gb\S*)$")
-FLEET_COLUMNS = ("pool", "gpu_model", "gpus", "cost_per_hour", "gpus_per_node")
 CATALOG_IMPORT_HINT = (
     "add it with `mig-recommender catalog import --lgip FILE --lgipp FILE --model NAME` "
     "and pass the result with --catalog"
@@ -54,7 +55,11 @@ class NodeInfo:
 @dataclass(frozen=True)
 class NodeInventory:
     """The GPU nodes, in pool order then node-name order; GPU `index` of a pool counts through
-    its nodes in this order (node k's device d is index = GPUs of nodes before k + d)."""
+    its nodes in this order (node k's device d is index = GPUs of nodes before k + d).
+
+    A plan's exports read it as `Problem.nodes` (`attach`); `recommender.locate` answers which
+    node and device a pool's GPU is, and `gpu_index` is its inverse, for imported captures.
+    """
 
     nodes: tuple[NodeInfo, ...]
 
@@ -76,14 +81,31 @@ class NodeInventory:
             before += other.gpus
         raise KeyError(node)  # pragma: no cover - the node is in its own pool
 
-    def node_of(self, pool: str, index: int) -> tuple[str, int]:
-        """(node name, device) of GPU `index` of `pool`: the inverse of `gpu_index`."""
-        remaining = index
-        for info in self.pool_nodes(pool):
-            if remaining < info.gpus:
-                return info.node, remaining
-            remaining -= info.gpus
-        raise KeyError((pool, index))
+    def problem_nodes(self) -> tuple[Node, ...]:
+        """The inventory as the problem carries it (`Problem.nodes`)."""
+        return tuple(Node(node=n.node, pool=n.pool, gpus=n.gpus) for n in self.nodes)
+
+    def attach(self, problem: Problem, label: str = "inventory.json") -> Problem:
+        """`problem` with these nodes, once they agree with its fleet: every node's pool is a
+        pool of the fleet with the same GPU model. A pool may have more GPUs than its nodes (new
+        nodes, named by the convention) or fewer (its first GPUs are used)."""
+        pools = {pool.pool: pool for pool in problem.pools}
+        issues: list[InputIssue] = []
+        for n in self.nodes:
+            pool = pools.get(n.pool)
+            if pool is None:
+                known = ", ".join(pools) or "none"
+                message = f"node {n.node}: pool {n.pool!r} is not in the fleet (pools: {known})"
+                issues.append(InputIssue(label, None, None, message))
+            elif pool.gpu_model != n.gpu_model:
+                message = (
+                    f"node {n.node}: {n.gpu_model}, but pool {n.pool!r} of the fleet has "
+                    f"{pool.gpu_model}"
+                )
+                issues.append(InputIssue(label, None, None, message))
+        if issues:
+            raise InputError(issues)
+        return problem.model_copy(update={"nodes": self.problem_nodes()})
 
     def to_json(self) -> str:
         nodes = [
@@ -103,28 +125,56 @@ class NodeInventory:
     @classmethod
     def from_json(cls, source: Source, label: str | None = None) -> NodeInventory:
         """Read the inventory `to_json` wrote (the node inventory file)."""
-        name = label or (source.name if isinstance(source, Path) else "inventory.json")
-        data = read_json(source, name, "a node inventory (`import nodes --inventory`)")
+        name = label or source_label(source, "inventory.json")
+        data = parse_json(source, name, "a node inventory (`import nodes --inventory`)")
         rows = data.get("nodes") if isinstance(data, dict) else None
         if not isinstance(rows, list):
-            raise fail(name, "expected an object with a `nodes` list")
+            raise InputError.single(name, "expected an object with a `nodes` list")
         nodes: list[NodeInfo] = []
         issues: list[InputIssue] = []
         for i, row in enumerate(rows):
-            try:
-                nodes.append(
-                    NodeInfo(
-                        node=str(row["node"]),
-                        pool=str(row["pool"]),
-                        gpu_model=str(row["gpu_model"]),
-                        gpus=int(row["gpus"]),
-                        product=str(row.get("product", "")),
-                        mig_strategy=row.get("mig_strategy"),
-                        mig_config=row.get("mig_config"),
-                    )
+            where = f"nodes[{i}]"
+            if not isinstance(row, dict):
+                issues.append(InputIssue(name, None, where, "expected an object"))
+                continue
+            problems = [
+                f"{key} must be a non-empty text"
+                for key in ("node", "pool", "gpu_model")
+                if not isinstance(row.get(key), str) or not row.get(key)
+            ]
+            gpus = row.get("gpus")
+            if not isinstance(gpus, int) or isinstance(gpus, bool) or gpus < 1:
+                problems.append(f"gpus must be a whole number >= 1, not {gpus!r}")
+            if problems:
+                issues.extend(InputIssue(name, None, where, message) for message in problems)
+                continue
+            optional = {k: row.get(k) for k in ("mig_strategy", "mig_config")}
+            nodes.append(
+                NodeInfo(
+                    node=row["node"],
+                    pool=row["pool"],
+                    gpu_model=row["gpu_model"],
+                    gpus=gpus,
+                    product=str(row.get("product") or ""),
+                    mig_strategy=optional["mig_strategy"]
+                    if isinstance(optional["mig_strategy"], str)
+                    else None,
+                    mig_config=optional["mig_config"]
+                    if isinstance(optional["mig_config"], str)
+                    else None,
                 )
-            except (KeyError, TypeError, ValueError) as exc:
-                issues.append(InputIssue(name, None, f"nodes[{i}]", f"bad node entry: {exc}"))
+            )
+        seen: set[str] = set()
+        for i, info in enumerate(nodes):
+            where = f"nodes[{i}]"
+            if not is_dns_subdomain(info.node):
+                message = (
+                    f"node name {info.node!r} is not a Kubernetes node name (DNS-1123 subdomain)"
+                )
+                issues.append(InputIssue(name, None, where, message))
+            if info.node in seen:
+                issues.append(InputIssue(name, None, where, f"node {info.node} listed twice"))
+            seen.add(info.node)
         if issues:
             raise InputError(issues)
         return cls(tuple(nodes))
@@ -169,40 +219,24 @@ def resolve_product(product: str, catalog: Catalog) -> tuple[str | None, str | N
     return key, profile
 
 
+PRICE_COLUMNS = {"pool": False, "gpu_model": False, "cost_per_hour": True}
+
+
 def read_prices(source: Source, label: str | None = None) -> dict[str, float]:
-    """A prices CSV: `cost_per_hour` with `pool` or `gpu_model` (one price per pool or model)."""
-    name = label or (source.name if isinstance(source, Path) else "prices.csv")
-    text = read_text(source, name, "a prices CSV (pool or gpu_model, cost_per_hour)")
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader)]
-    keys = [h for h in header if h in ("pool", "gpu_model")]
-    if len(keys) != 1 or "cost_per_hour" not in header or len(header) != 2:
-        msg = f"header {header}: expected `pool,cost_per_hour` or `gpu_model,cost_per_hour`"
-        raise fail(name, msg, 1)
-    key_col, price_col = header.index(keys[0]), header.index("cost_per_hour")
-    prices: dict[str, float] = {}
-    issues: list[InputIssue] = []
-    for number, row in enumerate(reader, start=2):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        if len(row) != 2:
-            issues.append(InputIssue(name, number, None, f"{len(row)} cells, expected 2"))
-            continue
-        key = row[key_col].strip()
-        try:
-            price = float(row[price_col])
-        except ValueError:
-            price = -1.0
-        if not math.isfinite(price) or price < 0:
-            msg = f"{row[price_col]!r} is not a price (a number >= 0)"
-            issues.append(InputIssue(name, number, "cost_per_hour", msg))
-            continue
-        if key in prices:
-            issues.append(InputIssue(name, number, keys[0], f"{key!r} is priced twice"))
-        prices[key] = price
+    """A prices CSV: `cost_per_hour` with `pool` or `gpu_model` (one price per pool or model),
+    read and checked like every other CSV (`reading.tables`)."""
+    name = label or source_label(source, "prices.csv")
+    table = read_table(source, name, PRICE_COLUMNS)
+    keys = [column for column in ("pool", "gpu_model") if column in table.cells]
+    if len(keys) != 1:
+        message = "expected a `pool` or a `gpu_model` column (one of them) with cost_per_hour"
+        raise InputError.single(name, message, 1)
+    names = check_text(table, keys[0])
+    prices = check_number(table, "cost_per_hour", minimum=0, strict=False)
+    issues = table.issues.in_file_order() + check_unique(table, keys[0], names)
     if issues:
         raise InputError(issues)
-    return prices
+    return dict(zip(names.tolist(), prices.tolist(), strict=True))
 
 
 def _count(value: object) -> int | None:
@@ -226,8 +260,8 @@ def read_nodes(
 
     Prices: `prices` by pool name or model key, else the one `price` for every pool.
     """
-    name = label or (source.name if isinstance(source, Path) else "nodes.json")
-    data = read_json(source, name, "the output of `kubectl get nodes -o json`")
+    name = label or source_label(source, "nodes.json")
+    data = parse_json(source, name, "the output of `kubectl get nodes -o json`")
     issues: list[InputIssue] = []
     notes: list[str] = []
     nodes: list[NodeInfo] = []
@@ -295,7 +329,7 @@ def read_nodes(
     if issues:
         raise InputError(issues)
     if not nodes:
-        raise fail(name, "no GPU nodes with GPU Feature Discovery labels found")
+        raise InputError.single(name, "no GPU nodes with GPU Feature Discovery labels found")
     pools = _pools(nodes, name, prices, price, notes)
     order = {pool.pool: i for i, pool in enumerate(pools)}
     ordered = tuple(sorted(nodes, key=lambda n: (order[n.pool], n.node)))
@@ -388,3 +422,19 @@ def _pools(
     if issues:
         raise InputError(issues)
     return tuple(pools)
+
+
+def read_config_labels(source: Source, label: str | None = None) -> dict[str, str | None]:
+    """{node: its `nvidia.com/mig.config` label, None without one} of a `kubectl get nodes -o
+    json` listing: the config each node's MIG manager applies now."""
+    name = label or source_label(source, "nodes.json")
+    data = parse_json(source, name, "the output of `kubectl get nodes -o json`")
+    labels: dict[str, str | None] = {}
+    for index, item in items_of_list(data, name, "Node"):
+        metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+        node_labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+        value = node_labels.get(CONFIG_LABEL)
+        labels[str(metadata.get("name") or f"items[{index}]")] = (
+            value if isinstance(value, str) else None
+        )
+    return labels

@@ -16,11 +16,11 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from recommender.catalog import Catalog, GpuModel, Profile
-from recommender.cluster.sources import Source, fail, items_of_list, read_json, read_text
+from recommender.cluster.kubectl import items_of_list
 from recommender.errors import InputError, InputIssue
+from recommender.reading.source import Source, parse_json, read_text, source_label
 from recommender.rules import full_gpu_memory_gib, full_gpu_profile
 
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
@@ -143,10 +143,12 @@ def read_pods(
 ) -> PodsImport:
     """Workloads of a pod listing; `node_models` {node: model key} from the nodes import, and
     `peaks_mib` {(namespace, pod): MiB} from `read_dcgm`, are optional."""
-    name = label or (source.name if isinstance(source, Path) else "pods.json")
+    name = label or source_label(source, "pods.json")
     if headroom < 0 or not math.isfinite(headroom):
-        raise fail("--headroom", f"{headroom} is not a headroom (a fraction >= 0, e.g. 0.1)")
-    data = read_json(source, name, "the output of `kubectl get pods -A -o json`")
+        raise InputError.single(
+            "--headroom", f"{headroom} is not a headroom (a fraction >= 0, e.g. 0.1)"
+        )
+    data = parse_json(source, name, "the output of `kubectl get pods -A -o json`")
     issues: list[InputIssue] = []
     notes: list[str] = []
     groups: dict[str, dict] = {}
@@ -258,11 +260,11 @@ def _row(
 def read_dcgm(source: Source, label: str | None = None) -> dict[tuple[str, str], float]:
     """Peak `DCGM_FI_DEV_FB_USED` (MiB) per (namespace, pod), from Prometheus text exposition or
     a Prometheus query result JSON (vector or matrix)."""
-    name = label or (source.name if isinstance(source, Path) else "dcgm.txt")
+    name = label or source_label(source, "dcgm.txt")
     expected = f"DCGM exporter samples ({FB_USED} as Prometheus text or query JSON)"
     text = read_text(source, name, expected)
     if text.lstrip().startswith("{"):
-        return _dcgm_json(read_json(text, name, expected), name)
+        return _dcgm_json(parse_json(text.encode(), name, expected), name)
     peaks: dict[tuple[str, str], float] = {}
     issues: list[InputIssue] = []
     seen_metric = False
@@ -282,7 +284,7 @@ def read_dcgm(source: Source, label: str | None = None) -> dict[tuple[str, str],
     if issues:
         raise InputError(issues)
     if not seen_metric:
-        raise fail(name, f"no {FB_USED} samples ({expected})")
+        raise InputError.single(name, f"no {FB_USED} samples ({expected})")
     return peaks
 
 
@@ -312,7 +314,9 @@ def _add_peak(
 def _dcgm_json(data: object, label: str) -> dict[tuple[str, str], float]:
     result = data.get("data", {}).get("result") if isinstance(data, dict) else None
     if not isinstance(result, list):
-        raise fail(label, 'expected a Prometheus query result: {"data": {"result": [...]}}')
+        raise InputError.single(
+            label, 'expected a Prometheus query result: {"data": {"result": [...]}}'
+        )
     peaks: dict[tuple[str, str], float] = {}
     issues: list[InputIssue] = []
     for index, series in enumerate(result):

@@ -31,9 +31,6 @@ FIRST_PLAN_SECONDS = 3.0
 # A queued solve is followed this long at most before the page offers a refresh.
 MAX_QUEUE_WAIT_SECONDS = 600.0
 PROVISIONAL_BASELINE = "best-fit-decreasing"
-# A queued solve whose session stopped waiting this long ago (new inputs, closed tab) is dropped:
-# uploading a workloads file and then a fleet file queues a solve of the first alone.
-ABANDON_SECONDS = 5.0
 
 
 def solve_options(knobs: Knobs) -> SolveOptions:
@@ -45,7 +42,7 @@ def solve_options(knobs: Knobs) -> SolveOptions:
 def solve_jobs() -> SolveJobs:
     """The server's one registry: sessions asking for the same inputs share one solve, and at
     most one solve per core runs at once (the rest queue)."""
-    return SolveJobs(max_workers=MAX_SOLVER_WORKERS, abandon_after=ABANDON_SECONDS)
+    return SolveJobs(max_workers=MAX_SOLVER_WORKERS)
 
 
 def progress_text(job: SolveJob, total_replicas: int) -> str:
@@ -88,7 +85,6 @@ def wait_for(job: SolveJob, area: Any, total_replicas: int, at_most: float | Non
         now = time.monotonic()
         if now >= _deadline(job) or (until is not None and now >= until):
             break
-        job.want()
         share = min(job.elapsed_seconds / max(job.time_limit, 1e-9), 1.0)
         bar.progress(share, text=progress_text(job, total_replicas))
         job.done.wait(POLL_SECONDS)
@@ -106,9 +102,22 @@ def request_plan(problem: Problem, catalog: Catalog, knobs: Knobs) -> SolveJob:
         return known
     # The bundled sample with default knobs is what every visitor sees first: kept for good.
     pinned = key == sample_key()
-    return solve_jobs().job(
-        key, options.time_limit_seconds, solve_task(problem, catalog, options), pinned=pinned
+    ss = st.session_state
+    jobs = solve_jobs()
+    job = jobs.job(
+        key,
+        options.time_limit_seconds,
+        solve_task(problem, catalog, options),
+        pinned=pinned,
+        owner=ss.session_id,
     )
+    # This session moved on from the inputs it asked for before: a solve of them that has not
+    # started leaves the queue unless another session waits for it too.
+    previous = ss.get("asked_key")
+    if previous is not None and previous != key:
+        jobs.release(previous, ss.session_id)
+    ss.asked_key = key
+    return job
 
 
 @st.cache_resource(show_spinner=False)

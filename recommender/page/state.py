@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import uuid
 from dataclasses import dataclass
 
 import streamlit as st
@@ -152,6 +153,8 @@ def init_session() -> None:
     ss.models_off = []
     ss.time_limit = default_time_limit()
     ss.scenario_name = ""
+    # Names this session in the shared solve queue (recommender.jobs).
+    ss.session_id = uuid.uuid4().hex
 
 
 def commit_inputs(inputs: LoadedInputs) -> None:

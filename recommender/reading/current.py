@@ -56,6 +56,7 @@ class _Gpu:
     line: int | None
     gpu_model: str | None = None
     instances: list[_Instance] = field(default_factory=list)
+    compare: str | None = None  # "counts": starts unknown (PlanGpu.compare)
 
     @property
     def where(self) -> str:
@@ -129,6 +130,11 @@ def _json_gpu(entry: Any, where: str, label: str, issues: list[InputIssue]) -> _
     if model is not None and not isinstance(model, str):
         issues.append(InputIssue(label, None, gpu.where, f"gpu_model {_json_text(model)}"))
     gpu.gpu_model = model if isinstance(model, str) else None
+    compare = entry.get("compare")
+    if compare not in (None, "counts", "slots"):
+        message = f'compare must be "counts" or "slots", not {_json_text(compare)}'
+        issues.append(InputIssue(label, None, gpu.where, message))
+    gpu.compare = "counts" if compare == "counts" else None
     instances = entry.get("instances", [])
     if not isinstance(instances, list):
         message = f"instances must be a list, not {_json_text(instances)}"
@@ -290,7 +296,13 @@ def _plan_gpu(gpu: _Gpu, pool: Pool, problem: Problem) -> PlanGpu:
         PlanInstance(profile=i.profile, start=i.start, workload=i.workload, replica=i.replica)
         for i in sorted(gpu.instances, key=lambda i: i.start)
     ]
-    entry = PlanGpu(pool=pool.pool, index=gpu.index, gpu_model=pool.gpu_model, instances=instances)
+    entry = PlanGpu(
+        pool=pool.pool,
+        index=gpu.index,
+        gpu_model=pool.gpu_model,
+        instances=instances,
+        compare=gpu.compare,  # type: ignore[arg-type]
+    )
     return stop_retired([entry], problem)[0]
 
 

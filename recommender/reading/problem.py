@@ -41,6 +41,7 @@ WORKLOAD_COLUMNS = {
     "priority": False,
     "media": False,
     "spread": False,
+    "max_unavailable": False,
     **THROUGHPUT_COLUMNS,
 }
 FLEET_COLUMNS = {
@@ -107,6 +108,8 @@ def read_workloads(
     priority = check_integer(table, "priority", minimum=1, default=1)
     media = check_boolean(table, "media")
     spread = check_boolean(table, "spread")
+    # Replicas that may be down at once during a rollout (re-planning from --current).
+    max_unavailable = check_integer(table, "max_unavailable", minimum=0, default=1)
     throughput = read_throughput_columns(table)
     models = check_each_distinct(table, "gpu_models", lambda raw: _model_keys(raw, catalog))
     issues = table.issues.in_file_order() + check_unique(table, "name", names)
@@ -126,6 +129,7 @@ def read_workloads(
         "priority": whole_numbers(priority),
         "media": media.tolist(),
         "spread": spread.tolist(),
+        "max_unavailable": whole_numbers(max_unavailable),
         **throughput,
         "line": table.lines.tolist(),
     }

@@ -52,21 +52,46 @@ def decode_utf8(raw: bytes, label: str) -> str:
         raise InputError([InputIssue(label, line, None, message)]) from None
 
 
-def read_text(source: Source, label: str) -> str:
-    """The text of `source`, read and decoded as UTF-8."""
-    return decode_utf8(read_bytes(source, label), label)
+def read_text(source: Source, label: str, expected: str | None = None) -> str:
+    """The text of `source`, read and decoded as UTF-8.
+
+    With `expected` (what the file should be, e.g. "the output of `nvidia-smi mig -lgi`"), text
+    that cannot be that is refused up front, naming it: empty, binary (a NUL byte) or larger than
+    any capture. Captures come from other tools and are often truncated or simply the wrong file.
+    """
+    raw = read_bytes(source, label)
+    if expected is not None:
+        problem = None
+        if len(raw) > MAX_CAPTURE_BYTES:
+            problem = f"file is {len(raw)} bytes, more than any such file"
+        elif b"\x00" in raw:
+            problem = "binary data, not text"
+        elif not raw.strip():
+            problem = "empty"
+        if problem is not None:
+            raise InputError([InputIssue(label, None, None, f"{problem} (expected {expected})")])
+    return decode_utf8(raw, label)
+
+
+MAX_CAPTURE_BYTES = 200 * 1024 * 1024
+"""A capture (kubectl listing, nvidia-smi table) larger than this is not one we can use."""
+
+
+def _expecting(expected: str | None) -> str:
+    return "" if expected is None else f"; expected {expected}"
 
 
 # --- JSON --------------------------------------------------------------------------------------
 
 
-def parse_json(source: Source, label: str) -> Any:
+def parse_json(source: Source, label: str, expected: str | None = None) -> Any:
     """The JSON document in `source`; syntax errors and duplicated keys are InputErrors.
 
     `json` keeps the last of two equal keys without a word; like a duplicated CSV column, that
-    silently drops data, so it is refused, naming the line of the second key.
+    silently drops data, so it is refused, naming the line of the second key. `expected` (what
+    the file should be) is checked as `read_text` does and named in syntax errors.
     """
-    text = read_text(source, label)
+    text = read_text(source, label, expected)
     duplicated = False
 
     def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -79,10 +104,10 @@ def parse_json(source: Source, label: str) -> Any:
     try:
         document = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
-        message = f"not valid JSON: {exc.msg} (column {exc.colno})"
+        message = f"not valid JSON: {exc.msg} (column {exc.colno}{_expecting(expected)})"
         raise InputError([InputIssue(label, exc.lineno, None, message)]) from None
     except RecursionError:
-        message = "not valid JSON: nested too deeply"
+        message = f"not valid JSON: nested too deeply{_expecting(expected)}"
         raise InputError([InputIssue(label, None, None, message)]) from None
     if duplicated:
         raise InputError(
@@ -149,27 +174,78 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def parse_yaml(source: Source, label: str) -> Any:
     """The YAML document in `source`, loaded safely (plain data only, never Python objects)."""
-    text = read_text(source, label)
+    return parse_yaml_lines(source, label)[0]
+
+
+class LineMap:
+    """Line numbers of a YAML document's values, by path of keys and list indices, so checks of
+    the parsed data can name the line of what they refuse."""
+
+    def __init__(self, offset: int = 0) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {}
+        self.offset = offset
+
+    def line(self, *path: Any) -> int | None:
+        """The line of the deepest known value on `path` (the document's first line when none)."""
+        for end in range(len(path), -1, -1):
+            found = self.lines.get(tuple(path[:end]))
+            if found is not None:
+                return found + self.offset
+        return None
+
+    def record(self, node: yaml.Node, path: tuple[Any, ...] = ()) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    self.lines[(*path, key.value)] = key.start_mark.line + 1
+                    self.record(value, (*path, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.record(item, (*path, index))
+
+
+def parse_yaml_lines(
+    source: Source, label: str, expected: str | None = None, line_offset: int = 0
+) -> tuple[Any, LineMap]:
+    """The YAML document in `source` and the line of each of its values.
+
+    `line_offset` shifts every line named, for a document embedded in another file (a ConfigMap's
+    `config.yaml` block); `expected` is checked as `read_text` does and named in syntax errors.
+    """
+    text = read_text(source, label, expected)
+    lines = LineMap(line_offset)
     loader = _UniqueKeyLoader(text)
     try:
-        document = loader.get_single_data()
+        node = loader.get_single_node()
+        document = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        where = f" (column {mark.column + 1})" if mark is not None else ""
+        line = mark.line + 1 + line_offset if mark is not None else None
+        where = f" (column {mark.column + 1}{_expecting(expected)})" if mark is not None else ""
         message = f"not valid YAML: {problem}{where}"
         raise InputError([InputIssue(label, line, None, message)]) from None
+    except RecursionError:
+        message = f"not valid YAML: nested too deeply{_expecting(expected)}"
+        raise InputError([InputIssue(label, None, None, message)]) from None
     finally:
         loader.dispose()
     if loader.duplicates:
         raise InputError(
             [
-                InputIssue(label, line, None, f"duplicate key {key} (each key once per mapping)")
+                InputIssue(
+                    label,
+                    line + line_offset,
+                    None,
+                    f"duplicate key {key} (each key once per mapping)",
+                )
                 for line, key in sorted(loader.duplicates)
             ]
         )
-    return document
+    if node is not None:
+        lines.record(node)
+    return document, lines
 
 
 def is_yaml_name(label: str) -> bool:
