@@ -19,6 +19,7 @@ import streamlit as st
 from recommender.catalog import Catalog
 from recommender.errors import InputError
 from recommender.page.baselines import render_baselines_tab
+from recommender.page.cluster import render_cluster_import
 from recommender.page.common import md_escape, page_style, show_errors
 from recommender.page.downloads import render_downloads_tab
 from recommender.page.inputs import render_editors
@@ -67,6 +68,7 @@ def main() -> None:
     )
     tabs = dict(zip(TABS, st.tabs(TABS, key=TAB_KEY, on_change="rerun"), strict=True))
     with tabs["Inputs"]:
+        render_cluster_import(ss.inputs.catalog)
         edit_errors = render_editors(ss.inputs.catalog)
     show_errors(
         status, "The edited tables have problems; the plan uses the last good inputs.", edit_errors

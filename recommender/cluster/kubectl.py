@@ -31,4 +31,10 @@ def items_of_list(data: Any, label: str, kind: str) -> Iterator[tuple[int, dict[
             raise InputError.single(
                 label, f"items[{index}] is not an object", column=f"items[{index}]"
             )
+        if item.get("kind", kind) != kind:
+            message = (
+                f"a {item.get('kind')!r}, not a {kind}: expected the output of "
+                f"`kubectl get {kind.lower()}s -o json`"
+            )
+            raise InputError.single(label, message, column=f"items[{index}]")
         yield index, item
