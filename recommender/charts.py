@@ -50,7 +50,7 @@ FRAME_COLOR = "#9e9e9e"
 # How the legend names the two greys.
 CATEGORY_LEGEND_NAMES = {
     SPARE: "spare instance (no workload)",
-    MIXED: "mixed (differs across grouped GPUs)",
+    MIXED: "mixed (grouped GPUs differ)",
 }
 UNPLACED = "unplaced"
 UNPLACED_COLOR = "#d62728"
@@ -58,10 +58,13 @@ ROW_HEIGHT = 40
 # The page fits a whole chart, axes included, into its height: this much goes to the x axis.
 AXIS_HEIGHT = 60
 # Characters of block caption per axis unit on an 8-unit axis; scaled for other axis lengths.
-CAPTION_CHARS_8_UNITS = 13
+CAPTION_CHARS_8_UNITS = 11
 # The two text lines of a block sit this many pixels above and below the block's middle.
 LINE_OFFSET = 7
-LEGEND_COLUMNS = 4
+# Narrow enough that the legend fits under the plot at 1280 px (it starts where the plot does).
+LEGEND_COLUMNS = 3
+LEGEND_LABEL_PIXELS = 165
+ROW_LABEL_PIXELS = 220
 # The page fits the whole chart into its height, legend included: this much per legend row.
 LEGEND_ROW_HEIGHT = 20
 LEGEND_PADDING = 24
@@ -206,6 +209,7 @@ def layout_frame(
                     "ink": ink(colors.get(category, MIXED_COLOR)),
                     "hosts": ", ".join(block.hosts) or "-",
                     "spare_on": block.spare,
+                    "layout": row.layout,
                 }
             )
         for start, end in _free_ranges(row):
@@ -224,6 +228,7 @@ def layout_frame(
                     "ink": "black",
                     "hosts": "-",
                     "spare_on": 0,
+                    "layout": row.layout,
                 }
             )
     return pd.DataFrame(records)
@@ -241,7 +246,7 @@ def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.Layer
     names = [k for k in colors if k not in (SPARE, MIXED, FREE)]
     blocks = layout_frame(rows, names or None, colors)
     sort = alt.EncodingSortField(field="order", order="ascending")
-    y = alt.Y("row:N", sort=sort, title=None, axis=alt.Axis(labelLimit=420))
+    y = alt.Y("row:N", sort=sort, title=None, axis=alt.Axis(labelLimit=ROW_LABEL_PIXELS))
     x_scale = alt.Scale(domain=[0, units], nice=False)
     x_axis = alt.Axis(values=list(range(units + 1)), title=f"unit ({units} per GPU)", grid=False)
     present = set(blocks["category"])
@@ -260,7 +265,7 @@ def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.Layer
         legend=alt.Legend(
             orient="bottom",
             columns=LEGEND_COLUMNS,
-            labelLimit=260,
+            labelLimit=LEGEND_LABEL_PIXELS,
             symbolType="square",
             symbolStrokeColor=FRAME_COLOR,
             symbolStrokeWidth=1,
@@ -278,6 +283,7 @@ def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.Layer
             color=color,
             tooltip=[
                 alt.Tooltip("row:N", title="GPU"),
+                alt.Tooltip("layout:N"),
                 alt.Tooltip("profile:N"),
                 alt.Tooltip("start:Q", title="start unit"),
                 alt.Tooltip("hosts:N", title="workloads"),

@@ -93,7 +93,7 @@ def add_plan_options(plan: argparse.ArgumentParser) -> None:
         "--gpu-operator",
         metavar="OUT",
         help="write the GPU Operator export to OUT: ConfigMap, ClusterPolicy patch and node "
-        f"labels, in rollout waves with --current (default name {GPU_OPERATOR_FILE})",
+        f"labels, in rollout waves with --current (e.g. {GPU_OPERATOR_FILE})",
     )
 
 
@@ -306,8 +306,6 @@ def with_inventory(args: argparse.Namespace, problem: Problem) -> Problem:
 def gpu_operator_output(args: argparse.Namespace) -> Path | None:
     """The `--gpu-operator` path, checked before solving (like every export path)."""
     path = getattr(args, "gpu_operator", None)
-    if path is None and getattr(args, "out_dir", None) is not None:
-        path = str(Path(args.out_dir) / GPU_OPERATOR_FILE)
     if path is None:
         return None
     _check_output_paths({"gpu-operator": Path(path)})

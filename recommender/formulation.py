@@ -25,7 +25,7 @@ from recommender.cpsat import price_units
 from recommender.layouts import Layout, Placement, maximal_layouts, solver_layouts
 from recommender.plan import PlanGpu
 from recommender.problem import Pool, Problem, Workload
-from recommender.rules import fits
+from recommender.rules import fit_key, fits
 from recommender.throughput import (
     SERVED_SCALE,
     has_throughput,
@@ -148,6 +148,16 @@ class Formulation:
         return SERVED_SCALE if any(c.throughput is not None for c in self.classes) else 1
 
 
+def _fitting_options(workload: Workload, pools: list[PoolData]) -> tuple[tuple[int, str], ...]:
+    """(pool index, profile) pairs one replica of `workload` fits."""
+    return tuple(
+        (pd.index, name)
+        for pd in pools
+        for name in pd.profiles
+        if fits(workload, pd.pool.gpu_model, pd.model, pd.model.profile(name))
+    )
+
+
 def build_formulation(
     problem: Problem, catalog: Catalog, current: list[PlanGpu] | None = None
 ) -> Formulation:
@@ -168,15 +178,15 @@ def build_formulation(
         pd.profiles = tuple(sorted(set(pd.profiles) | carved_now))
 
     grouped: dict[tuple, list[Workload]] = {}
+    # Inputs of a million rows hold few distinct demands: compute each one's options once.
+    options_of: dict[tuple, tuple[tuple[int, str], ...]] = {}
     for workload in problem.workloads:
         if workload.is_throughput:
             continue  # its own class, below (`throughput_classes`)
-        options = tuple(
-            (pd.index, name)
-            for pd in pools
-            for name in pd.profiles
-            if fits(workload, pd.pool.gpu_model, pd.model, pd.model.profile(name))
-        )
+        demand = fit_key(workload)
+        options = options_of.get(demand)
+        if options is None:
+            options = options_of[demand] = _fitting_options(workload, pools)
         key = (
             ("spread", workload.name) if workload.spread else ("pooled", workload.priority, options)
         )
@@ -185,12 +195,7 @@ def build_formulation(
     classes: list[DemandClass] = []
     for members in grouped.values():
         first = members[0]
-        options = [
-            (pd.index, name)
-            for pd in pools
-            for name in pd.profiles
-            if fits(first, pd.pool.gpu_model, pd.model, pd.model.profile(name))
-        ]
+        options = list(options_of[fit_key(first)])
         classes.append(DemandClass(len(classes), members, first.priority, first.spread, options))
     classes.extend(throughput_classes(problem, pools, len(classes)))
     for pd in pools:

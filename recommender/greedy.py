@@ -21,13 +21,37 @@ from recommender.layouts import find_layout
 from recommender.plan import PlanGpu, PlanInstance, Unplaced
 from recommender.problem import Problem, Workload
 from recommender.reasons import capacity_reason, spread_blocked_reason, unfit_reason
-from recommender.rules import carvable_for, fits, smallest_first_key
+from recommender.rules import carvable_for, fit_key, fits, smallest_first_key
 
 
 def serving_order(problem: Problem) -> list[Workload]:
     """Workloads in the order greedy planners serve their replicas: priority, then memory (both
     high first), then name."""
     return sorted(problem.workloads, key=lambda w: (-w.priority, -w.memory_gb, w.name))
+
+
+def merge_identical(problem: Problem) -> Problem:
+    """The problem with interchangeable workloads merged: same demand, same priority, neither
+    spread nor throughput. The merged workload keeps its first member's name.
+
+    For the solver's warm start only: the hint is read back as counts per demand class (which
+    such workloads share), so the merge changes nothing the model sees, while a greedy pass over
+    a million single-replica rows becomes a pass over their few hundred distinct demands.
+    """
+    first_of: dict[tuple, Workload] = {}
+    replicas: dict[tuple, int] = defaultdict(int)
+    kept: list[Workload] = []
+    for workload in problem.workloads:
+        if workload.spread or workload.is_throughput:
+            kept.append(workload)
+            continue
+        key = (fit_key(workload), workload.priority)
+        first_of.setdefault(key, workload)
+        replicas[key] += workload.replicas
+    if len(first_of) + len(kept) == len(problem.workloads):
+        return problem
+    merged = [w.model_copy(update={"replicas": replicas[key]}) for key, w in first_of.items()]
+    return problem.model_copy(update={"workloads": (*kept, *merged)})
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from recommender.catalog import Catalog, Profile
 from recommender.problem import Pool, Problem, Workload
-from recommender.rules import MEMORY_TOLERANCE_MIB, fits
+from recommender.rules import MEMORY_TOLERANCE_MIB, fit_key, fits
 
 if TYPE_CHECKING:
     from recommender.throughput import PerformanceIndex
@@ -184,3 +184,22 @@ def throughput_reason(
             f"{workload.compute_slices}g{', media' if workload.media else ''})"
         )
     return capacity_reason(hosts)
+
+
+def unplaced_reasons(
+    workloads: Iterable[Workload], problem: Problem, catalog: Catalog
+) -> dict[str, str]:
+    """`unplaced_reason` of each workload by name, worked out once per distinct demand.
+
+    The reason reads only what `fits` reads, spread, and (for spread) the replica count, so
+    a million workloads with a few hundred distinct demands cost a few hundred evaluations.
+    """
+    by_shape: dict[tuple, str] = {}
+    reasons: dict[str, str] = {}
+    for workload in workloads:
+        shape = (fit_key(workload), workload.spread, workload.replicas if workload.spread else 0)
+        reason = by_shape.get(shape)
+        if reason is None:
+            reason = by_shape[shape] = unplaced_reason(workload, problem, catalog)
+        reasons[workload.name] = reason
+    return reasons

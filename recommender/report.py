@@ -281,7 +281,7 @@ def format_written(written: list[tuple[str, Path]]) -> str:
     """The export files a `plan` run wrote, one per line (or how to ask for them)."""
     if not written:
         return "files written: none (use --out-dir DIR or --json/--csv/... OUT)"
-    width = max(len(key) for key in EXPORTS)
+    width = max(len(key) for key in [*EXPORTS, *(key for key, _ in written)])
     lines = ["files written:"]
     lines += [f"  {key:<{width}}  {path}" for key, path in written]
     return "\n".join(lines)

@@ -36,6 +36,11 @@ def fits(workload: Workload, model_key: str, model: GpuModel, profile: Profile) 
     )
 
 
+def fit_key(workload: Workload) -> tuple[float, int, bool, tuple[str, ...] | None]:
+    """What `fits` reads of a workload: workloads with equal keys fit exactly the same profiles."""
+    return (workload.memory_gb, workload.compute_slices, workload.media, workload.gpu_models)
+
+
 def full_gpu_profile(model: GpuModel) -> Profile:
     """The plain profile that takes the whole GPU (not its `+gfx` twin); the largest one if a
     catalog entry has no plain full-GPU profile."""

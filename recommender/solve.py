@@ -23,7 +23,7 @@ from recommender.catalog import Catalog
 from recommender.cpsat import PRICE_SCALE, SAFE_MAGNITUDE, check_magnitude
 from recommender.expand import expand, solution_from_current, solution_from_gpus
 from recommender.formulation import Formulation, build_formulation
-from recommender.greedy import Packing, best_fit_decreasing, serving_order
+from recommender.greedy import Packing, best_fit_decreasing, merge_identical, serving_order
 from recommender.model import (
     LayoutCountModel,
     Solution,
@@ -34,7 +34,7 @@ from recommender.model import (
 from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
 from recommender.problem import Problem
 from recommender.reading.current import stop_retired
-from recommender.reasons import unplaced_reason
+from recommender.reasons import unplaced_reasons
 from recommender.sizing import as_count_problem, per_slice_sizing, restore
 from recommender.summary import plan_cost
 from recommender.throughput import configure, has_throughput
@@ -198,7 +198,7 @@ def _placement_stage(run: _Run) -> StageResult:
     lcm = run.lcm
     lcm.model.minimize(lcm.shortfall())
     if run.formulation.replanning:
-        lcm.hint(_replan_hint(run))  # feasible under every budget
+        lcm.hint(_replan_hint(run))
     elif run.options.warm_start:
         greedy = warm_start_packing(run.problem, run.catalog)
         lcm.hint(solution_from_gpus(run.formulation, greedy.gpus))
@@ -215,6 +215,34 @@ def _placement_stage(run: _Run) -> StageResult:
 
 
 def _replan_hint(run: _Run) -> Solution:
+    """The placement stage's start when re-planning: `_kept_hint`, feasible under every budget;
+    without budgets the fresh greedy plan instead when it places more priority-weighted
+    replicas (a fleet carved for other workloads may need many GPUs re-carved, which a search
+    from "change nothing" finds slowly on large fleets)."""
+    kept = _kept_hint(run)
+    options = run.options
+    if not options.warm_start or options.keep_running:
+        return kept
+    if options.max_moves is not None or options.max_recarve is not None:
+        return kept
+    f = run.formulation
+    fresh = solution_from_gpus(f, warm_start_packing(run.problem, run.catalog).gpus)
+    for q in kept.recarve:
+        carved = sum(n for (p, _), n in fresh.gpus_with.items() if p == q)
+        fresh.recarve[q] = max(0, carved - f.idle[q])
+    return fresh if _shortfall(run, fresh) < _shortfall(run, kept) else kept
+
+
+def _shortfall(run: _Run, solution: Solution) -> int:
+    """Priority-weighted unplaced replicas of a solution (count classes only)."""
+    return sum(
+        c.priority * solution.unplaced.get(c.index, 0)
+        for c in run.formulation.classes
+        if c.throughput is None
+    )
+
+
+def _kept_hint(run: _Run) -> Solution:
     """Change nothing, plus the replicas not running now packed best fit onto the GPUs hosting
     nothing now, as many as the move budget allows (priority first): nothing is re-carved, so
     the hint is feasible under every budget and places what is cheap to place."""
@@ -420,15 +448,18 @@ def _finish(run: _Run, placement: StageResult, cost: _CostOutcome) -> Plan:
 
 def _unplaced(run: _Run, placed: dict[str, int]) -> list[Unplaced]:
     """Every workload with replicas left out, with the reason the inputs give."""
+    # Throughput workloads: `assemble_plan` derives their entries from the served rate.
+    short = [
+        w
+        for w in run.problem.workloads
+        if placed.get(w.name, 0) < w.replicas and not w.is_throughput
+    ]
+    reasons = unplaced_reasons(short, run.problem, run.catalog)
     return [
         Unplaced(
-            workload=w.name,
-            replicas=w.replicas - placed.get(w.name, 0),
-            reason=unplaced_reason(w, run.problem, run.catalog),
+            workload=w.name, replicas=w.replicas - placed.get(w.name, 0), reason=reasons[w.name]
         )
-        for w in run.problem.workloads
-        # Throughput workloads: `assemble_plan` derives their entries from the served rate.
-        if placed.get(w.name, 0) < w.replicas and not w.is_throughput
+        for w in short
     ]
 
 
@@ -500,7 +531,7 @@ def warm_start_packing(problem: Problem, catalog: Catalog) -> Packing:
     """The greedy plan that hints the placement stage: best fit decreasing, with throughput
     workloads first sized by the per-slice configurator (`sizing.py`)."""
     if not has_throughput(problem):
-        return best_fit_decreasing(problem, catalog)
+        return best_fit_decreasing(merge_identical(problem), catalog)
     count = as_count_problem(problem, catalog, per_slice_sizing)
     packed = best_fit_decreasing(count.problem, catalog)
     gpus, unplaced = restore(count, packed.gpus, packed.unplaced)

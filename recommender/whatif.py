@@ -290,7 +290,9 @@ class LayoutRow:
     def label(self) -> str:
         if self.count == 1:
             return f"{self.pool} #{self.indices[0]}"
-        return f"{self.pool}: {self.count} x [{self.layout}]"
+        # Short (the layout itself is the row's blocks, and in the tooltip), and unique: no two
+        # groups share their first GPU.
+        return f"{self.pool}: {self.count} GPUs from #{self.indices[0]}"
 
 
 def filter_gpus(

@@ -146,3 +146,29 @@ def test_unusable_plans(content: bytes, message: str) -> None:
 def test_a_plan_path_is_named_as_given(tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
     assert issues_of(read_plan_json, str(missing)) == [f"{missing}: file not found"]
+
+
+def test_yaml_line_map_names_the_line_of_each_value_with_an_offset() -> None:
+    from recommender.reading.source import parse_yaml_lines
+
+    text = b"a:\n  b:\n    - x\n    - y: 1\nc: 2\n"
+    document, lines = parse_yaml_lines(text, "f.yaml", line_offset=10)
+    assert document == {"a": {"b": ["x", {"y": 1}]}, "c": 2}
+    # An unknown path names its deepest known value: `a`'s mapping, which starts on line 2.
+    assert (lines.line("a", "b", 1, "y"), lines.line("c"), lines.line("a", "nope")) == (14, 15, 12)
+    assert issues_of(parse_yaml_lines, b"a: 1\na: 2\n", "f.yaml", None, 10) == [
+        "f.yaml:12: duplicate key a (each key once per mapping)"
+    ]
+    assert issues_of(parse_yaml_lines, b"a: [\n", "f.yaml", "a config", 3)[0].startswith(
+        "f.yaml:5: not valid YAML"
+    )
+
+
+def test_expected_content_refuses_empty_and_binary_naming_what_was_expected() -> None:
+    assert issues_of(read_text, b" \n", "c.txt", "a capture") == [
+        "c.txt: empty (expected a capture)"
+    ]
+    assert issues_of(read_text, b"a\x00b", "c.txt", "a capture") == [
+        "c.txt: binary data, not text (expected a capture)"
+    ]
+    assert read_text(b" \n", "c.txt") == " \n"  # without `expected`, as before
