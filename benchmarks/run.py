@@ -96,7 +96,7 @@ class Check:
 
 def measure(size: Size, workloads_path: Path, fleet_path: Path, plan_path: Path) -> dict:
     """Plan one instance as a user would, then validate it and run the baselines (not timed)."""
-    from recommender.baselines import BASELINE_DISPLAY_NAMES, BASELINES
+    from recommender.baselines import baselines_for
     from recommender.reading import load_catalog, load_problem
     from recommender.solve import SolveOptions, solve
     from recommender.validate import validate_plan
@@ -144,16 +144,17 @@ def measure(size: Size, workloads_path: Path, fleet_path: Path, plan_path: Path)
         "notes": solver.notes,
     }
     baselines = []
-    for key, planner in BASELINES.items():
+    for entry in baselines_for(problem):
+        key = entry.key
         begun = time.perf_counter()
-        baseline = planner(problem, catalog)
+        baseline = entry(problem, catalog)
         seconds = time.perf_counter() - begun
         found = validate_plan(baseline, problem, catalog)
         assert baseline.summary is not None
         baselines.append(
             {
                 "name": key,
-                "label": BASELINE_DISPLAY_NAMES.get(key, key),
+                "label": entry.display_name,
                 "cost_per_hour": baseline.cost_per_hour,
                 "gpus_used": baseline.summary.gpus_used,
                 "replicas_unplaced": baseline.summary.replicas_unplaced,
