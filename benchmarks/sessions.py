@@ -50,6 +50,7 @@ GPU_SIZES = (60, 150, 300, 450, 600)
 REPLICAS_PER_GPU = 5
 LATE_VISITOR_DELAY = 3.0
 WAIT_SECONDS = 600
+ARTIFACTS = ROOT / "test-artifacts"
 BEGIN, END = "<!-- sessions:begin -->", "<!-- sessions:end -->"
 
 
@@ -108,7 +109,14 @@ def run_session(
                 if instance is None:
                     return
                 start.wait(WAIT_SECONDS)
-                follow_upload(page, result, instance)
+                try:
+                    follow_upload(page, result, instance)
+                except Exception:
+                    # What the page showed, for whoever reads the failure.
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    name = result.name.replace(" ", "-")
+                    page.screenshot(path=str(ARTIFACTS / f"sessions-{name}.png"), full_page=True)
+                    raise
             finally:
                 browser.close()
     except Exception as exc:  # one broken session is reported, the others go on
@@ -127,13 +135,28 @@ def wait_for_first_plan(page: Page, total: str | None) -> str:
     raise TimeoutError("no plan shown")
 
 
+def upload_surely(page: Page, label: str, path: Path) -> None:
+    """Upload `path`, again if the page was redrawing its uploader at that moment and lost it
+    (the file's chip never shows)."""
+    chip = page.get_by_test_id("stFileUploader").filter(has_text=label).get_by_test_id("stFileChip")
+    for _ in range(5):
+        upload(page, label, path)
+        try:
+            chip.wait_for(timeout=15_000)
+            return
+        except Exception:
+            continue
+    raise TimeoutError(f"{label}: the upload never registered")
+
+
 def follow_upload(page: Page, result: SessionResult, instance: tuple[Path, Path]) -> None:
     workloads, fleet = instance
     total = f"{result.replicas:,}"
     uploaded = time.monotonic()
-    upload(page, "Workloads CSV", workloads)
-    page.get_by_test_id("stFileChip").first.wait_for(timeout=60_000)
-    upload(page, "Fleet CSV", fleet)
+    # The fleet first: alone it loads with the sample workloads (their models are in every
+    # generated fleet), where the workloads alone name models the sample fleet lacks.
+    upload_surely(page, "Fleet CSV", fleet)
+    upload_surely(page, "Workloads CSV", workloads)
     result.first_plan_status = wait_for_first_plan(page, total)
     result.upload_to_first_plan = time.monotonic() - uploaded
     deadline = time.monotonic() + WAIT_SECONDS
@@ -187,7 +210,8 @@ def measure(time_limit: float, sizes: tuple[int, ...] = GPU_SIZES) -> dict[str, 
             "MIG_RECOMMENDER_TIME_LIMIT": f"{time_limit:g}",
         }
         began = time.monotonic()
-        with streamlit_server(scratch / "streamlit.log", env, started) as url:
+        log = scratch / "streamlit.log"
+        with streamlit_server(log, env, started) as url:
             start = threading.Barrier(len(results) + 1)
             threads = [
                 threading.Thread(target=run_session, args=(url, r, inst, start))
@@ -199,6 +223,9 @@ def measure(time_limit: float, sizes: tuple[int, ...] = GPU_SIZES) -> dict[str, 
             for thread in threads:
                 thread.join(WAIT_SECONDS * 2)
             peak = peak_rss_mib(started[0].pid)
+        if any(r.error for r in [*results, late]):
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            (ARTIFACTS / "sessions-server.log").write_text(log.read_text())
         wall = time.monotonic() - began
     return {
         "time_limit": time_limit,

@@ -11,8 +11,10 @@ from __future__ import annotations
 from recommender.catalog import Catalog
 from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
 from recommender.problem import Problem
+from recommender.reading.current import stop_retired
 from recommender.summary import inputs_digest, plan_cost, summarize
 from recommender.throughput import configure, reconcile_unplaced
+from recommender.transition import build_transition
 
 HEURISTIC_BOUND_SOURCE = "none (a greedy baseline proves no bound)"
 
@@ -57,9 +59,6 @@ def assemble_plan(
         inputs_sha256=inputs_digest(problem, catalog),
     )
     if current is not None:
-        from recommender.reading.current import stop_retired
-        from recommender.transition import build_transition  # TODO(H6): top-level once merged
-
         # Replicas the workloads no longer ask for are stopped, whichever planner ran.
         running = stop_retired(current, problem)
         transition = build_transition(running, plan, problem, catalog, wave_size)

@@ -16,11 +16,12 @@ Why the expansion always succeeds
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from recommender.formulation import CurrentGroup, DemandClass, Formulation, PoolData
+from recommender.greedy import GpuContent
 from recommender.layouts import Layout, Placement, dominating_match, layout_violations
 from recommender.model import Solution
 from recommender.plan import PlanGpu, PlanInstance
@@ -93,21 +94,23 @@ class _ReplicaCounter:
     def __init__(
         self, demand_class: DemandClass, reserved: dict[str, set[int]] | None = None
     ) -> None:
-        # A throughput workload's instance count is the model's decision, not `replicas`.
-        self.queue = [
-            (w.name, UNBOUNDED if w.is_throughput else w.replicas) for w in demand_class.workloads
-        ]
+        # Members are read as replicas are handed out: a class may hold a million workloads.
+        self.queue = demand_class.workloads
         self.position = 0
         self.next_index = 0
         self.reserved = reserved or {}
         self.placed: dict[str, int] = defaultdict(int)
-        for w in demand_class.workloads:
-            if self.reserved.get(w.name):
-                self.placed[w.name] = len(self.reserved[w.name])
+        if self.reserved:
+            for w in demand_class.workloads:
+                if self.reserved.get(w.name):
+                    self.placed[w.name] = len(self.reserved[w.name])
 
     def take(self) -> tuple[str, int]:
         while True:
-            name, replicas = self.queue[self.position]
+            workload = self.queue[self.position]
+            name = workload.name
+            # A throughput workload's instance count is the model's decision, not `replicas`.
+            replicas = UNBOUNDED if workload.is_throughput else workload.replicas
             replica = self.next_index
             self.next_index += 1
             if self.next_index == replicas:
@@ -188,6 +191,9 @@ def _plainer_profile(pd: PoolData, name: str) -> str | None:
     return None
 
 
+_SUFFIXES = ("+me.all", "-me", "+me")
+
+
 def _simplify(
     pd: PoolData, gpu: list[Slot], media_users: set[str], memo: dict[tuple, list[str]]
 ) -> None:
@@ -196,6 +202,8 @@ def _simplify(
     The model picks among non-dominated layouts, e.g. `2g.48gb+me.all | 2g.48gb-me` on RTX PRO;
     with no media workload on it, `2g.48gb | 2g.48gb` is what an operator expects to see.
     """
+    if not any(s.profile.endswith(_SUFFIXES) for s in gpu):
+        return  # the usual case: nothing to simplify, no key to build (100,000s of GPUs)
     key = (pd.index, *((s.profile, s.start, s.workload in media_users) for s in gpu))
     if key not in memo:
         profiles = [s.profile for s in gpu]
@@ -244,7 +252,7 @@ def expand(
                 kept = [s for s in gpu if spare_instances or s.workload is not None]
                 # A GPU hosting no replica only costs money: leave it uncarved.
                 if any(s.workload is not None for s in kept):
-                    instances = [PlanInstance(**vars(s)) for s in kept]
+                    instances = [_plan_instance(s) for s in kept]
                     plan_gpus.append(
                         PlanGpu(
                             pool=pd.pool.pool,
@@ -428,6 +436,12 @@ def expand_replan(
     return plan_gpus, dict(placed)
 
 
+def _plan_instance(slot: Slot) -> PlanInstance:
+    return PlanInstance(
+        profile=slot.profile, start=slot.start, workload=slot.workload, replica=slot.replica
+    )
+
+
 def _plan_gpu(pd: PoolData, index: int, slots: list[Slot]) -> PlanGpu:
     return PlanGpu(
         pool=pd.pool.pool,
@@ -483,6 +497,17 @@ def solution_from_gpus(f: Formulation, gpus: Iterable[PlanGpu]) -> Solution:
     layout that covers it (one always exists, see `layouts.solver_layouts`), and each hosted
     replica is counted on the covering profile, which it fits as well.
     """
+    contents: Counter[GpuContent] = Counter(
+        (gpu.pool, tuple((i.start, i.profile, i.workload) for i in gpu.instances))
+        for gpu in gpus
+        if gpu.instances
+    )
+    return solution_from_contents(f, contents)
+
+
+def solution_from_contents(f: Formulation, contents: Mapping[GpuContent, int]) -> Solution:
+    """`solution_from_gpus` of GPUs given as counts of identical contents (pool, hosted
+    (start, profile, workload) by start): each distinct content is mapped once."""
     pools = {pd.pool.pool: pd for pd in f.pools}
     class_of = {w.name: c for c in f.classes for w in c.workloads}
     gpus_with: dict[tuple[int, Layout], int] = defaultdict(int)
@@ -490,11 +515,11 @@ def solution_from_gpus(f: Formulation, gpus: Iterable[PlanGpu]) -> Solution:
     spread_placed: dict[tuple[int, int, Layout, str], int] = defaultdict(int)
     hosted: dict[int, int] = defaultdict(int)
     cover: dict[tuple[int, tuple[Placement, ...]], tuple[Layout, dict[int, int]] | None] = {}
-    for gpu in gpus:
-        pd = pools.get(gpu.pool)
-        if pd is None or not gpu.instances:
+    for (pool, instances), count in contents.items():
+        pd = pools.get(pool)
+        if pd is None or not instances or count <= 0:
             continue
-        carved = Layout(tuple(Placement(i.start, i.profile) for i in gpu.instances))
+        carved = Layout(tuple(Placement(start, profile) for start, profile, _ in instances))
         key = (pd.index, carved.placements)
         if key not in cover:
             cover[key] = next(
@@ -509,18 +534,18 @@ def solution_from_gpus(f: Formulation, gpus: Iterable[PlanGpu]) -> Solution:
         if found is None:
             continue
         layout, match = found
-        gpus_with[pd.index, layout] += 1
+        gpus_with[pd.index, layout] += count
         by_start = {(p.start, p.profile): n for n, p in enumerate(carved.placements)}
-        for inst in gpu.instances:
-            if inst.workload is None or inst.workload not in class_of:
+        for start, name, workload in instances:
+            if workload is None or workload not in class_of:
                 continue
-            c = class_of[inst.workload]
-            profile = layout.placements[match[by_start[inst.start, inst.profile]]].profile
+            c = class_of[workload]
+            profile = layout.placements[match[by_start[start, name]]].profile
             if c.spread:
-                spread_placed[c.index, pd.index, layout, profile] += 1
+                spread_placed[c.index, pd.index, layout, profile] += count
             else:
-                placed[c.index, pd.index, profile] += 1
-            hosted[c.index] += 1
+                placed[c.index, pd.index, profile] += count
+            hosted[c.index] += count
     return Solution(
         gpus_with=dict(gpus_with),
         placed=dict(placed),

@@ -238,7 +238,11 @@ def current_groups(
     f: Formulation, grouped: dict[int, list[tuple[Layout, list[PlanGpu]]]]
 ) -> list[CurrentGroup]:
     """The groups with their tenant slots whose replica may stay (workload known, still fits)."""
-    options = {w.name: set(c.options) for c in f.classes for w in c.workloads}
+    if not grouped:
+        return []  # planning an empty fleet: no per-workload table for a million rows
+    # One set per class, shared by its members (a class may hold a million workloads).
+    shared = [set(c.options) for c in f.classes]
+    options = {w.name: shared[c.index] for c in f.classes for w in c.workloads}
     groups: list[CurrentGroup] = []
     for q, members_by_layout in sorted(grouped.items()):
         for layout, members in members_by_layout:

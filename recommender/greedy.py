@@ -12,7 +12,7 @@ multiset), and layout look-ups are cached, so 100,000 replicas on 20,000 GPUs ta
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -52,6 +52,11 @@ def merge_identical(problem: Problem) -> Problem:
         return problem
     merged = [w.model_copy(update={"replicas": replicas[key]}) for key, w in first_of.items()]
     return problem.model_copy(update={"workloads": (*kept, *merged)})
+
+
+# A carved GPU's content: its pool and its hosted instances as (start, profile, workload),
+# by start. Identical contents are interchangeable for counting (`expand.solution_from_contents`).
+GpuContent = tuple[str, tuple[tuple[int, str, str | None], ...]]
 
 
 @dataclass
@@ -143,20 +148,10 @@ class _BestFitFleet:
     def plan_gpus(self) -> list[PlanGpu]:
         gpus: list[PlanGpu] = []
         for gpu in sorted(self.gpus, key=lambda g: (g.pool, g.index)):
-            model = self.models[gpu.pool]
-            layout = find_layout(model, gpu.state)
-            assert layout is not None  # every state was reached through find_layout
-            starts: dict[str, list[int]] = defaultdict(list)
-            for placement in layout.placements:
-                starts[placement.profile].append(placement.start)
+            starts = self._starts(gpu.pool, gpu.state, tuple(p for p, _, _ in gpu.hosted))
             instances = [
-                PlanInstance(
-                    profile=profile,
-                    start=starts[profile].pop(0),
-                    workload=workload,
-                    replica=replica,
-                )
-                for profile, workload, replica in gpu.hosted
+                PlanInstance(profile=profile, start=start, workload=workload, replica=replica)
+                for start, (profile, workload, replica) in zip(starts, gpu.hosted, strict=True)
             ]
             instances.sort(key=lambda inst: inst.start)
             pool = self.pools[gpu.pool]
@@ -166,6 +161,29 @@ class _BestFitFleet:
                 )
             )
         return gpus
+
+    def gpu_contents(self) -> Counter[GpuContent]:
+        """The GPUs `plan_gpus` builds, as counts of identical contents: what the solver's warm
+        start reads, without building an object per GPU and instance (100,000s of them)."""
+        alike = Counter(
+            (gpu.pool, gpu.state, tuple((p, w) for p, w, _ in gpu.hosted)) for gpu in self.gpus
+        )
+        contents: Counter[GpuContent] = Counter()
+        for (i, state, hosted), count in alike.items():
+            starts = self._starts(i, state, tuple(p for p, _ in hosted))
+            instances = sorted((start, p, w) for start, (p, w) in zip(starts, hosted, strict=True))
+            contents[self.pools[i].pool, tuple(instances)] += count
+        return contents
+
+    def _starts(self, i: int, state: tuple[str, ...], hosted: tuple[str, ...]) -> list[int]:
+        """The start of each hosted instance (profiles in hosting order) on a pool-i GPU carved
+        `state`: the stored layout's placements of each profile, in order."""
+        layout = find_layout(self.models[i], state)
+        assert layout is not None  # every state was reached through find_layout
+        starts: dict[str, list[int]] = defaultdict(list)
+        for placement in layout.placements:
+            starts[placement.profile].append(placement.start)
+        return [starts[profile].pop(0) for profile in hosted]
 
     def _choices(self, workload: Workload) -> dict[int, tuple[str, ...]]:
         """Per pool the workload may use: its fitting profiles, smallest (and plainest) first."""
@@ -288,11 +306,21 @@ class _BestFitFleet:
 
 def best_fit_decreasing(problem: Problem, catalog: Catalog) -> Packing:
     """Pack every workload's replicas best fit decreasing (see the module docstring)."""
+    fleet, unplaced = _pack(problem, catalog)
+    return Packing(fleet.plan_gpus(), unplaced)
+
+
+def best_fit_contents(problem: Problem, catalog: Catalog) -> Counter[GpuContent]:
+    """The GPUs `best_fit_decreasing` carves, as counts of identical contents (no objects)."""
+    fleet, _ = _pack(problem, catalog)
+    return fleet.gpu_contents()
+
+
+def _pack(problem: Problem, catalog: Catalog) -> tuple[_BestFitFleet, list[Unplaced]]:
     fleet = _BestFitFleet(problem, catalog)
     missing: dict[str, Unplaced] = {}
     for workload in serving_order(problem):
         left_out = fleet.serve(workload)
         if left_out is not None:
             missing[workload.name] = left_out
-    unplaced = [missing[w.name] for w in problem.workloads if w.name in missing]
-    return Packing(fleet.plan_gpus(), unplaced)
+    return fleet, [missing[w.name] for w in problem.workloads if w.name in missing]

@@ -30,6 +30,9 @@ from recommender.cpsat import SolverError, status_name
 from recommender.formulation import CurrentGroup, Formulation, PoolData
 from recommender.layouts import Layout
 
+# Spread-on-kept-group variables above which only likely groups get them (see _spread_groups).
+SPREAD_KEPT_LIMIT = 20_000
+
 
 @dataclass
 class Solution:
@@ -69,6 +72,7 @@ class LayoutCountModel:
         self.stay: dict[tuple[int, str, str], cp_model.IntVar] = {}
         self.spread_kept: dict[tuple[int, int, str], cp_model.IntVar] = {}
         self.recarve: dict[int, cp_model.IntVar] = {}
+        self.notes: list[str] = []  # simplifications the model made, for the plan's notes
         self._make_variables()
         self._make_current_variables()
 
@@ -100,14 +104,16 @@ class LayoutCountModel:
     def _make_current_variables(self) -> None:
         """Variables of the running fleet's groups (none without a current state)."""
         m = self.model
-        spread_options = {c.index: set(c.options) for c in self.f.classes if c.spread}
+        spread_groups = self._spread_groups()
         for g in self.f.groups:
             self.kept[g.index] = m.new_int_var(0, g.size, f"k_{g.index}")
             for (workload, name), starts in g.tenants.items():
                 self.stay[g.index, workload, name] = m.new_int_var(
                     0, len(starts) * g.size, f"s_{g.index}_{workload}_{name}"
                 )
-            for c, options in spread_options.items():
+        for c, groups in spread_groups.items():
+            options = set(self.f.classes[c].options)
+            for g in groups:
                 for name in g.layout.counts:
                     if (g.pool, name) in options:
                         self.spread_kept[c, g.index, name] = m.new_int_var(
@@ -117,6 +123,32 @@ class LayoutCountModel:
             hosting = sum(g.size for g in self.f.groups if g.pool == pd.index)
             if hosting:
                 self.recarve[pd.index] = m.new_int_var(0, hosting, f"r_{pd.index}")
+
+    def _spread_groups(self) -> dict[int, list[CurrentGroup]]:
+        """Per spread class, the kept groups its replicas may use: all of them, unless that
+        takes more than SPREAD_KEPT_LIMIT variables (thousands of groups times tens of spread
+        workloads); then the groups where it runs now and, per pool, the largest groups until
+        they hold its replicas (a note says so: the optimum is then over that choice)."""
+        spread = [c for c in self.f.classes if c.spread]
+        everything = {c.index: list(self.f.groups) for c in spread}
+        if len(spread) * sum(len(g.layout.counts) for g in self.f.groups) <= SPREAD_KEPT_LIMIT:
+            return everything
+        chosen: dict[int, list[CurrentGroup]] = {}
+        by_size = sorted(self.f.groups, key=lambda g: (-g.size, g.index))
+        for c in spread:
+            names = {w.name for w in c.workloads}
+            picked = {g.index: g for g in self.f.groups if any(w in names for w, _ in g.tenants)}
+            held: dict[int, int] = {}
+            for g in by_size:
+                if held.get(g.pool, 0) < c.demand:
+                    picked.setdefault(g.index, g)
+                    held[g.pool] = held.get(g.pool, 0) + g.size
+            chosen[c.index] = sorted(picked.values(), key=lambda g: g.index)
+        self.notes.append(
+            "spread replicas that do not stay may use kept GPUs only of the groups where their "
+            "workload runs now and of the largest groups per pool (model size)"
+        )
+        return chosen
 
     def groups_of(self, q: int) -> list[CurrentGroup]:
         return [g for g in self.f.groups if g.pool == q]

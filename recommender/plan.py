@@ -118,6 +118,11 @@ class SolverStats(BaseModel):
     variables: int = 0
     constraints: int = 0
     notes: list[str] = Field(default_factory=list)
+    seconds: dict[str, float] = Field(
+        default_factory=dict,
+        description="wall seconds per part of the solve, in order: building, warm start, "
+        "placement, cost, re-planning, finishing (expansion, summary)",
+    )
 
 
 # --- re-planning from the running fleet (docs/design.md, "The running fleet") ----------------

@@ -21,9 +21,20 @@ from typing import Any
 from recommender.assemble import assemble_plan
 from recommender.catalog import Catalog
 from recommender.cpsat import PRICE_SCALE, SAFE_MAGNITUDE, check_magnitude
-from recommender.expand import expand, solution_from_current, solution_from_gpus
+from recommender.expand import (
+    expand,
+    solution_from_contents,
+    solution_from_current,
+    solution_from_gpus,
+)
 from recommender.formulation import Formulation, build_formulation
-from recommender.greedy import Packing, best_fit_decreasing, merge_identical, serving_order
+from recommender.greedy import (
+    Packing,
+    best_fit_contents,
+    best_fit_decreasing,
+    merge_identical,
+    serving_order,
+)
 from recommender.model import (
     LayoutCountModel,
     Solution,
@@ -71,6 +82,10 @@ class SolveOptions:
     keep_running: bool = False
     # Share of the time left after stage 1 that the cost stage may use when re-planning.
     cost_share: float = 0.7
+    # An absolute `time.monotonic()` by which the plan must be made, for a caller whose clock
+    # started before `solve` (the CLI's starts before reading the inputs and keeps time back
+    # for writing the files); the earlier of it and `time_limit_seconds` from the call counts.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,13 +114,28 @@ def solve(
     if options.current is not None:
         options = replace(options, current=stop_retired(options.current, problem))
     run = _Run.start(problem, catalog, options, progress)
+    run.lap("building")
     placement = _placement_stage(run)
+    run.lap("placement")
     if placement.solution is None:
-        return _no_plan(run, placement)
+        return _timed(run, _no_plan(run, placement))
     cost = _cost_stage(run, placement)
+    run.lap("cost")
     if run.formulation.replanning:
         _disruption_stage(run, cost)
-    return _finish(run, placement, cost)
+        run.lap("re-planning")
+    return _timed(run, _finish(run, placement, cost))
+
+
+def _timed(run: _Run, plan: Plan) -> Plan:
+    """The plan with the whole solve's wall time and its split by part (`SolverStats.seconds`):
+    what a time limit was spent on."""
+    run.lap("finishing")
+    if plan.solver is not None:
+        plan.solver.wall_seconds = round(run.elapsed(), 3)
+        plan.solver.seconds = dict(run.laps)
+        plan.solver.notes.extend(run.notes)
+    return plan
 
 
 @dataclass
@@ -122,6 +152,10 @@ class _Run:
     lcm: LayoutCountModel
     variables: int
     constraints: int
+    end: float = math.inf  # the plan is made by then: the time limit or the caller's deadline
+    notes: list[str] = field(default_factory=list)  # for the plan's solver notes
+    # Seconds per part of the solve (`SolverStats.seconds`), in the order they ran.
+    laps: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def start(
@@ -132,8 +166,12 @@ class _Run:
         progress: ProgressCallback | None,
     ) -> _Run:
         started = time.perf_counter()
+        end = started + options.time_limit_seconds
+        if options.deadline is not None:
+            end = min(end, started + options.deadline - time.monotonic())
         # The limit covers everything: building, both stages, the LP bound and the expansion.
-        deadline = started + options.time_limit_seconds - _finishing_reserve(problem)
+        deadline = end - _finishing_reserve(problem) - _lp_seconds(options.time_limit_seconds)
+        deadline -= _transition_reserve(options)
         formulation = build_formulation(problem, catalog, options.current)
         lcm = LayoutCountModel(formulation)
         lcm.add_all_constraints()
@@ -153,10 +191,15 @@ class _Run:
             lcm,
             variables,
             constraints,
+            end=end,
         )
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+    def lap(self, part: str) -> None:
+        """Record the seconds `part` took: since the previous lap (or the start)."""
+        self.laps[part] = round(self.elapsed() - sum(self.laps.values()), 3)
 
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
@@ -197,11 +240,14 @@ def _placement_stage(run: _Run) -> StageResult:
     """Stage 1: place as much priority-weighted demand as possible."""
     lcm = run.lcm
     lcm.model.minimize(lcm.shortfall())
+    hint = None
     if run.formulation.replanning:
-        lcm.hint(_replan_hint(run))
+        hint = _replan_hint(run)
     elif run.options.warm_start:
-        greedy = warm_start_packing(run.problem, run.catalog)
-        lcm.hint(solution_from_gpus(run.formulation, greedy.gpus))
+        hint = warm_start_hint(run.formulation)
+    if hint is not None:
+        lcm.hint(hint)
+        run.lap("warm start")
     stage = run_stage(
         lcm,
         run.remaining() * run.options.placement_share,
@@ -209,9 +255,28 @@ def _placement_stage(run: _Run) -> StageResult:
         run.options.seed,
         on_solution=lambda _obj, _bound: run.report("placement", None, None, None),
     )
+    if stage.solution is None and hint is not None:
+        # Huge inputs can leave CP-SAT no time to find a solution. The hint is a feasible plan
+        # (the greedy packing, or the running fleet kept), so it is the plan rather than none.
+        stage = StageResult("feasible", _shortfall_value(run, hint), None, stage.seconds, hint)
+        run.notes.append(
+            "the placement stage found no solution in time; the plan starts from the "
+            "best-fit-decreasing warm start"
+            if not run.formulation.replanning
+            else "the placement stage found no solution in time; the plan starts from the hint"
+        )
     if stage.solution is not None:
         run.report("placement", None, None, _placed(run, stage))
     return stage
+
+
+def _shortfall_value(run: _Run, solution: Solution) -> int:
+    """The placement stage's objective (`LayoutCountModel.shortfall`) for these counts."""
+    scale = run.formulation.served_scale
+    return sum(
+        c.shortfall_weight(scale) * solution.unplaced.get(c.index, 0)
+        for c in run.formulation.classes
+    )
 
 
 def _replan_hint(run: _Run) -> Solution:
@@ -226,7 +291,7 @@ def _replan_hint(run: _Run) -> Solution:
     if options.max_moves is not None or options.max_recarve is not None:
         return kept
     f = run.formulation
-    fresh = solution_from_gpus(f, warm_start_packing(run.problem, run.catalog).gpus)
+    fresh = warm_start_hint(f)
     for q in kept.recarve:
         carved = sum(n for (p, _), n in fresh.gpus_with.items() if p == q)
         fresh.recarve[q] = max(0, carved - f.idle[q])
@@ -327,7 +392,7 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
     if outcome.status != "optimal":
         # Cheap, and sometimes stronger than what CP-SAT proved before the time limit.
         # Its time comes out of the finishing reserve, so the limit still covers the solve.
-        lp_seconds = min(10.0, 0.5 * _finishing_reserve(run.problem))
+        lp_seconds = _lp_seconds(run.options.time_limit_seconds)
         relaxed = lp_relaxation_bound(lcm.model, time_limit=lp_seconds)
         if relaxed is not None and _units_bound(relaxed, weight) > outcome.bound:
             outcome.bound = _units_bound(relaxed, weight)
@@ -415,7 +480,7 @@ def _finish(run: _Run, placement: StageResult, cost: _CostOutcome) -> Plan:
     cost_proven = _cost_proven(total_cost, bound, len(gpus))
     cost_status = "feasible" if cost.status == "optimal" and not cost_proven else cost.status
     status: Status = "optimal" if placement.status == "optimal" and cost_proven else "feasible"
-    notes = list(cost.notes)
+    notes = [*run.lcm.notes, *cost.notes]
     if placement.status != "optimal":
         total_weight = run.formulation.total_weight
         reached = total_weight - round(placement.objective or 0)
@@ -506,14 +571,32 @@ def _placed(run: _Run, stage: StageResult) -> int:
 
 
 def _finishing_reserve(problem: Problem) -> float:
-    """Seconds kept back from the time limit for the LP bound, expansion and summary.
+    """Seconds kept back from the time limit for the expansion and summary of the plan.
 
-    Measured at about 1e-4 s per GPU on 2 cores (20,000 GPUs: 2 s); doubled for safety. Half
-    of it may go to the LP bound, whose model does not grow with the fleet.
+    That work grows with the GPUs the plan carves, the replicas it places and the workloads it
+    lists: measured on 2 cores at about 1e-5 s per GPU, 5e-6 s per replica and 3e-6 s per
+    workload (500,000 one-replica workloads on 160,000 GPUs: about 5 s), plus half again for
+    a machine busy with other work.
     """
     # A plan never uses more GPUs than there are replicas, whatever the pools' sizes.
-    usable = min(sum(p.gpus for p in problem.pools), problem.total_replicas)
-    return 0.3 + 2e-4 * usable
+    replicas = problem.total_replicas
+    usable = min(sum(p.gpus for p in problem.pools), replicas)
+    return 0.3 + 1.5 * (1e-5 * usable + 5e-6 * replicas + 3e-6 * len(problem.workloads))
+
+
+def _transition_reserve(options: SolveOptions) -> float:
+    """Seconds kept back when re-planning for the kept GPUs' expansion and the transition:
+    measured on 2 cores at about 4e-4 s per GPU of the current state (20,000 GPUs: 8 s, the
+    diff included, the rollout waves not), plus half again for a busy machine."""
+    if options.current is None:
+        return 0.0
+    return 0.5 + 6e-4 * len(options.current)
+
+
+def _lp_seconds(time_limit: float) -> float:
+    """Seconds the LP bound may take: its model is the count model, which does not grow with
+    the fleet or the rows, so a small share of the limit, at most 2 s."""
+    return min(2.0, 0.05 * time_limit)
 
 
 def _units_cost(objective: float, weight: int) -> float:
@@ -525,6 +608,14 @@ def _units_bound(bound: float | None, weight: int) -> float:
     if bound is None:
         return 0.0
     return max(0.0, math.ceil((bound - (weight - 1)) / weight - 1e-9)) / PRICE_SCALE
+
+
+def warm_start_hint(f: Formulation) -> Solution:
+    """The counts of `warm_start_packing`; without throughput workloads read straight from the
+    packing's GPU contents, never building an object per GPU (500,000 rows: seconds saved)."""
+    if has_throughput(f.problem):
+        return solution_from_gpus(f, warm_start_packing(f.problem, f.catalog).gpus)
+    return solution_from_contents(f, best_fit_contents(merge_identical(f.problem), f.catalog))
 
 
 def warm_start_packing(problem: Problem, catalog: Catalog) -> Packing:
