@@ -27,7 +27,7 @@ from recommender.model import Solution
 from recommender.plan import PlanGpu, PlanInstance
 
 
-@dataclass
+@dataclass(slots=True)  # 100,000s of them on large fleets
 class Slot:
     profile: str
     start: int
@@ -447,7 +447,7 @@ def _plan_gpu(pd: PoolData, index: int, slots: list[Slot]) -> PlanGpu:
         pool=pd.pool.pool,
         index=index,
         gpu_model=pd.pool.gpu_model,
-        instances=[PlanInstance(**vars(s)) for s in slots],
+        instances=[_plan_instance(s) for s in slots],
     )
 
 

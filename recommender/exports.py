@@ -98,12 +98,15 @@ def _planned_gpus(plan: Plan, problem: Problem, catalog: Catalog) -> list[NodeGp
 def _gpus_by_node(plan: Plan, problem: Problem, catalog: Catalog) -> dict[str, list[NodeGpu]]:
     """Node name -> its planned GPUs by device; only nodes with at least one planned GPU."""
     nodes: dict[str, list[NodeGpu]] = {}
+    seen: set[tuple[str, int]] = set()
     for node_gpu in _planned_gpus(plan, problem, catalog):
         on_node = nodes.setdefault(node_gpu.node, [])
-        if any(other.device == node_gpu.device for other in on_node):
+        where = (node_gpu.node, node_gpu.device)
+        if where in seen:
             raise ValueError(
                 f"pool '{node_gpu.pool.pool}' GPU {node_gpu.gpu.index} appears twice in the plan"
             )
+        seen.add(where)
         on_node.append(node_gpu)
     for on_node in nodes.values():
         on_node.sort(key=lambda g: g.device)

@@ -57,11 +57,18 @@ def summarize(
     by_name = {w.name: w for w in problem.workloads}
     usage: dict[str, _Usage] = {p.pool: _Usage() for p in problem.pools}
     stranded = spare = 0
-    full_gib = {key: full_gpu_memory_gib(catalog.model(key)) for key in {g.gpu_model for g in gpus}}
+    models = {key: catalog.model(key) for key in {g.gpu_model for g in gpus}}
+    full_gib = {key: full_gpu_memory_gib(model) for key, model in models.items()}
+    # Plans carve 100,000s of instances of a few profiles: look each profile up once.
+    profiles = {
+        (key, p.name): (p.span, p.compute_slices)
+        for key, model in models.items()
+        for p in model.profiles
+    }
     for gpu in gpus:
         if not gpu.instances:
             continue
-        model = catalog.model(gpu.gpu_model)
+        model = models[gpu.gpu_model]
         pool = usage.setdefault(gpu.pool, _Usage())
         pool.gpus += 1
         pool.capacity_compute += model.compute_slices
@@ -72,14 +79,15 @@ def summarize(
                 spare += 1
                 continue
             workload = by_name[inst.workload]
+            span, compute_slices = profiles[gpu.gpu_model, inst.profile]
             # A throughput instance is sized to serve a rate: all of its compute is in use.
             pool.demand_compute += (
-                model.profile(inst.profile).compute_slices
-                if workload.is_throughput
+                compute_slices
+                if workload.requests_per_second is not None
                 else workload.compute_slices
             )
             pool.demand_memory += workload.memory_gb
-            busy_units += model.profile(inst.profile).span
+            busy_units += span
         stranded += model.placement_units - busy_units
     overall = _Usage()
     for pool_usage in usage.values():

@@ -26,6 +26,7 @@ from recommender.plan import (
 )
 from recommender.problem import Pool, Problem, Workload
 from recommender.report import (
+    format_gap,
     format_model_details,
     format_model_table,
     format_plan_summary,
@@ -270,3 +271,19 @@ def test_model_details_list_profiles_and_place_the_all_balanced_layout(catalog: 
 def test_model_details_without_all_balanced_say_so(catalog: Catalog) -> None:
     model = catalog.model(A100).model_copy(update={"all_balanced": {}})
     assert "all-balanced: not defined for this model" in format_model_details(A100, model)
+
+
+@pytest.mark.parametrize(
+    ("gap", "text"),
+    [
+        (None, "n/a"),
+        (0.0, "0.00%"),
+        (1e-12, "0.00%"),  # float noise of a proven optimum
+        (0.00004, "<0.01%"),  # a real gap, too small for two decimals: never shown as zero
+        (0.00015, "0.01%"),
+        (0.0125, "1.25%"),
+        (0.5 / 3.5, "14.29%"),
+    ],
+)
+def test_one_gap_format_for_the_cli_and_the_page(gap: float | None, text: str) -> None:
+    assert format_gap(gap) == text
