@@ -25,6 +25,13 @@ from recommender.page.downloads import render_downloads_tab
 from recommender.page.inputs import render_editors
 from recommender.page.layouts import render_layouts_tab
 from recommender.page.plan import ShownPlan, render_headline, render_plan_tab
+from recommender.page.replan import (
+    frontier_job,
+    frontier_request,
+    picked_point,
+    render_transition_tab,
+    resolve_replan,
+)
 from recommender.page.scenarios import render_scenarios
 from recommender.page.sidebar import render_knobs, render_uploads
 from recommender.page.solving import (
@@ -33,20 +40,23 @@ from recommender.page.solving import (
     follow_then_rerun,
     provisional_plan,
     request_plan,
+    solve_options,
     wait_for,
 )
 from recommender.page.state import LoadedInputs, init_session, take_notices
-from recommender.plan import Plan
+from recommender.plan import Plan, PlanGpu
 from recommender.problem import Problem
 from recommender.summary import inputs_digest
 from recommender.validate import validate_plan
 from recommender.whatif import Knobs, apply_knobs
 
 TABS = ["Plan", "Layouts", "Baselines", "Scenarios", "Inputs", "Downloads"]
+# With a current state (re-planning from the running fleet) the Transition tab follows Layouts.
+TRANSITION_TAB = "Transition"
 # Tabs drawn only while open (switching reruns the page): their charts and exports of a
 # 600-GPU plan cost every rerun of every session seconds of a shared server otherwise. Inputs
 # and Scenarios hold widgets whose state must outlive a visit to another tab, so they always draw.
-LAZY_TABS = {"Plan", "Layouts", "Baselines", "Downloads"}
+LAZY_TABS = {"Plan", "Layouts", "Baselines", "Downloads", TRANSITION_TAB}
 TAB_KEY = "page_tab"
 
 
@@ -66,7 +76,13 @@ def main() -> None:
         "Uploaded files have problems; the plan uses the last good inputs.",
         ss.upload_errors,
     )
-    tabs = dict(zip(TABS, st.tabs(TABS, key=TAB_KEY, on_change="rerun"), strict=True))
+    show_errors(
+        status,
+        "The current state has problems; the plan uses the last good one.",
+        ss.current_upload_errors,
+    )
+    names = tab_names(ss.current_file is not None)
+    tabs = dict(zip(names, st.tabs(names, key=TAB_KEY, on_change="rerun"), strict=True))
     with tabs["Inputs"]:
         render_cluster_import(ss.inputs.catalog)
         edit_errors = render_editors(ss.inputs.catalog)
@@ -81,8 +97,16 @@ def main() -> None:
     except InputError as exc:
         show_errors(status, "The what-if knobs ask for too much.", exc.report())
         return
+    replan, replan_errors = resolve_replan(problem, catalog)
+    show_errors(
+        status,
+        "The current state does not fit these inputs; the plan starts from an empty fleet.",
+        replan_errors,
+    )
     progress_area = status.container()
-    job = request_plan(problem, catalog, knobs)
+    job = request_plan(problem, catalog, knobs, replan)
+    frontier = frontier_request(problem, catalog, solve_options(knobs, replan))
+    frontier_run = frontier_job(frontier, problem, catalog)
     ready = wait_for(job, progress_area, problem.total_replicas, at_most=FIRST_PLAN_SECONDS)
     baselines = baseline_plans(inputs_digest(problem, catalog), problem, catalog)
     if ready:
@@ -91,8 +115,16 @@ def main() -> None:
             status.code(job.error or "unknown error", language=None)
             return
         shown = ShownPlan(job.plan, job.violations, job.history)
+        picked = picked_point(frontier, frontier_run)
+        if picked is not None and picked[1].plan is not None:
+            _, point, violations = picked
+            shown = ShownPlan(point.plan, violations)  # type: ignore[arg-type]
+            status.info(
+                f"Showing the frontier point '{point.label}' ({point.moved_replicas} replicas "
+                "moved) on every tab; pick the solved plan in the Transition tab to go back."
+            )
         # What the page shows, for this session only (tests read it to check the plan).
-        ss.plan, ss.problem = job.plan, problem
+        ss.plan, ss.problem = shown.plan, problem
     else:
         provisional = provisional_plan(baselines)
         if provisional is None:
@@ -101,9 +133,23 @@ def main() -> None:
         shown = ShownPlan(provisional, validate_plan(provisional, problem, catalog), [], True)
     with status:
         render_headline(shown, baselines)
-    render_tabs(tabs, shown, problem, catalog, baselines, inputs, knobs)
+    render_tabs(tabs, shown, problem, catalog, baselines, inputs, knobs, replan and replan.current)
+    if TRANSITION_TAB in tabs and tabs[TRANSITION_TAB].open:
+        with tabs[TRANSITION_TAB]:
+            render_transition_tab(shown.plan, shown.provisional, frontier, frontier_run)
+            if frontier_run is not None and not frontier_run.done.is_set():
+                # The frontier runs in the registry; the page follows it, then shows it.
+                follow_then_rerun(frontier_run, st.container(), problem.total_replicas)
     if not ready:
         follow_then_rerun(job, progress_area, problem.total_replicas)
+
+
+def tab_names(replanning: bool) -> list[str]:
+    """The tabs; a re-plan adds Transition after Layouts."""
+    if not replanning:
+        return list(TABS)
+    at = TABS.index("Layouts") + 1
+    return [*TABS[:at], TRANSITION_TAB, *TABS[at:]]
 
 
 def render_tabs(
@@ -114,15 +160,16 @@ def render_tabs(
     baselines: dict[str, Plan | str],
     inputs: LoadedInputs,
     knobs: Knobs,
+    current: list[PlanGpu] | None = None,
 ) -> None:
-    """Every tab but Inputs for the plan shown (a provisional plan is not saved or exported);
-    the lazy ones only while open."""
+    """Every tab but Inputs and Transition for the plan shown (a provisional plan is not saved
+    or exported); the lazy ones only while open."""
     if tabs["Plan"].open:
         with tabs["Plan"]:
             render_plan_tab(shown, problem, catalog)
     if tabs["Layouts"].open:
         with tabs["Layouts"]:
-            render_layouts_tab(shown.plan, problem, catalog)
+            render_layouts_tab(shown.plan, problem, catalog, current)
     if tabs["Baselines"].open:
         with tabs["Baselines"]:
             render_baselines_tab(shown.plan, baselines)

@@ -15,8 +15,10 @@ import pandas as pd
 
 from recommender.assemble import with_summary
 from recommender.catalog import Catalog
+from recommender.frontier import BUDGET, CHANGE_NOTHING, FRESH_OPTIMUM, Frontier, FrontierPoint
 from recommender.plan import Plan
 from recommender.problem import Problem
+from recommender.report import format_gap
 from recommender.solve import Progress
 from recommender.whatif import MIXED, SPARE, Block, LayoutRow
 
@@ -52,6 +54,23 @@ CATEGORY_LEGEND_NAMES = {
     SPARE: "spare instance (no workload)",
     MIXED: "mixed (grouped GPUs differ)",
 }
+# A re-plan's GPU states: a strip left of unit 0 of each row, named in the legend. Dark, so
+# the state's name reads in white, and apart from the workload blocks by where it sits.
+STATE_CATEGORIES = {
+    "kept": "kept GPU",
+    "re-carved": "re-carved GPU",
+    "new": "new GPU",
+    "released": "released GPU",
+}
+STATE_COLORS = {
+    "kept GPU": "#2e7d32",
+    "re-carved GPU": "#e65100",
+    "new GPU": "#1565c0",
+    "released GPU": "#b71c1c",
+}
+# The strip spans [-STATE_STRIP_UNITS, -STATE_STRIP_GAP] on the unit axis.
+STATE_STRIP_UNITS = 1.0
+STATE_STRIP_GAP = 0.12
 UNPLACED = "unplaced"
 UNPLACED_COLOR = "#d62728"
 ROW_HEIGHT = 40
@@ -212,6 +231,8 @@ def layout_frame(
                     "layout": row.layout,
                 }
             )
+        if row.state is not None:
+            records.append(_state_record(row, order))
         for start, end in _free_ranges(row):
             records.append(
                 {
@@ -234,6 +255,28 @@ def layout_frame(
     return pd.DataFrame(records)
 
 
+def _state_record(row: LayoutRow, order: int) -> dict[str, object]:
+    """The strip that says what a re-plan does to the row's GPU(s)."""
+    assert row.state is not None
+    category = STATE_CATEGORIES.get(row.state, row.state)
+    return {
+        "row": row.label,
+        "order": order,
+        "gpus": row.count,
+        "start": -STATE_STRIP_UNITS,
+        "end": -STATE_STRIP_GAP,
+        "profile": "-",
+        "category": category,
+        "caption": row.state,
+        "line1": row.state,
+        "line2": "",
+        "ink": ink(STATE_COLORS.get(category, MIXED_COLOR)),
+        "hosts": "-",
+        "spare_on": 0,
+        "layout": row.layout or "(empty)",
+    }
+
+
 def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.LayerChart:
     """GPUs (or groups of identical GPUs) of one unit-axis length, instances as labelled blocks,
     with a legend of every colour in the chart (free units included).
@@ -244,14 +287,18 @@ def layout_chart(rows: Sequence[LayoutRow], colors: dict[str, str]) -> alt.Layer
     if any(r.units != units for r in rows):
         raise ValueError("one layout chart draws GPUs of one axis length")
     names = [k for k in colors if k not in (SPARE, MIXED, FREE)]
+    colors = {**STATE_COLORS, **colors}
     blocks = layout_frame(rows, names or None, colors)
     sort = alt.EncodingSortField(field="order", order="ascending")
     y = alt.Y("row:N", sort=sort, title=None, axis=alt.Axis(labelLimit=ROW_LABEL_PIXELS))
-    x_scale = alt.Scale(domain=[0, units], nice=False)
+    # With GPU states the axis starts left of unit 0, where each row's state strip sits.
+    first = -STATE_STRIP_UNITS if any(r.state is not None for r in rows) else 0
+    x_scale = alt.Scale(domain=[first, units], nice=False)
     x_axis = alt.Axis(values=list(range(units + 1)), title=f"unit ({units} per GPU)", grid=False)
     present = set(blocks["category"])
     # Legend order: workloads as the problem lists them, then the greys, then free units.
-    categories = [c for c in [*names, SPARE, MIXED, FREE] if c in present]
+    states = list(STATE_CATEGORIES.values())
+    categories = [c for c in [*names, SPARE, MIXED, FREE, *states] if c in present]
     categories += sorted(present - set(categories))
     legend_names = " : ".join(
         f"datum.label == {_js(c)} ? {_js(CATEGORY_LEGEND_NAMES[c])}"
@@ -468,4 +515,194 @@ def progress_chart(frame: pd.DataFrame) -> alt.Chart:
             color=alt.Color("series:N", title=None),
         )
         .properties(height=120 + AXIS_HEIGHT)
+    )
+
+
+# --- re-plan frontier --------------------------------------------------------------------------
+
+FRONTIER_COLUMNS = (
+    "point",
+    "label",
+    "moved_replicas",
+    "recarved_gpus",
+    "cost_per_hour",
+    "lower_bound_per_hour",
+    "gap",
+    "replicas_placed",
+    "replicas_total",
+    "text",
+    "picked",
+)
+FRONTIER_KIND_COLORS = {
+    CHANGE_NOTHING: "#6b6b6b",
+    BUDGET: "#4e79a7",
+    FRESH_OPTIMUM: "#e15759",
+}
+CURRENT_COST_COLOR = "#7a7a7a"
+
+
+def frontier_point_text(point: FrontierPoint) -> str:
+    """The label beside a frontier point: its re-carves, and what it leaves unplaced."""
+    gpus = "GPU" if point.recarved_gpus == 1 else "GPUs"
+    text = f"{point.recarved_gpus} {gpus} re-carved"
+    if point.replicas_placed < point.replicas_total:
+        text += f", places {point.replicas_placed} of {point.replicas_total}"
+    return text
+
+
+def frontier_frame(frontier: Frontier, picked: int | None = None) -> pd.DataFrame:
+    """One record per frontier point (in the frontier's order, `point` its position), with the
+    label the chart prints beside it and whether it is the point picked on the page."""
+    records = [
+        {
+            "point": n,
+            "label": point.label,
+            "moved_replicas": point.moved_replicas,
+            "recarved_gpus": point.recarved_gpus,
+            "cost_per_hour": round(point.cost_per_hour, 4),
+            "lower_bound_per_hour": round(point.lower_bound_per_hour, 4),
+            "gap": format_gap(point.gap),
+            "replicas_placed": point.replicas_placed,
+            "replicas_total": point.replicas_total,
+            "text": frontier_point_text(point),
+            "picked": n == picked,
+        }
+        for n, point in enumerate(frontier.points)
+    ]
+    return pd.DataFrame(records, columns=list(FRONTIER_COLUMNS))
+
+
+def frontier_chart(frame: pd.DataFrame, current_cost_per_hour: float) -> alt.LayerChart:
+    """Cost per hour against replicas moved: a line through the points from "change nothing" to
+    the fresh optimum, each point labelled with its re-carves, the kinds told apart by colour and
+    shape, the picked point ringed, and the running fleet's cost as a dashed line."""
+    kinds = [k for k in FRONTIER_KIND_COLORS if k in set(frame["label"])]
+    kind = alt.Color(
+        "label:N",
+        title=None,
+        scale=alt.Scale(domain=kinds, range=[FRONTIER_KIND_COLORS[k] for k in kinds]),
+        legend=alt.Legend(orient="bottom"),
+    )
+    x = alt.X("moved_replicas:Q", title="replicas moved", axis=alt.Axis(tickMinStep=1, format="d"))
+    y = alt.Y("cost_per_hour:Q", title="$ per hour", scale=alt.Scale(zero=False))
+    base = alt.Chart(frame)
+    line = base.mark_line(color="#b0b0b0").encode(x=x, y=y, order="moved_replicas:Q")
+    points = base.mark_point(filled=True, size=140, opacity=1).encode(
+        x=x,
+        y=y,
+        color=kind,
+        shape=alt.Shape(
+            "label:N",
+            scale=alt.Scale(domain=kinds, range=["square", "circle", "diamond"][: len(kinds)]),
+            legend=None,
+        ),
+        tooltip=[
+            alt.Tooltip("label:N", title="point"),
+            alt.Tooltip("cost_per_hour:Q", title="$ per hour", format=",.2f"),
+            alt.Tooltip("lower_bound_per_hour:Q", title="bound $ per hour", format=",.2f"),
+            alt.Tooltip("gap:N"),
+            alt.Tooltip("moved_replicas:Q", title="replicas moved"),
+            alt.Tooltip("recarved_gpus:Q", title="GPUs re-carved"),
+            alt.Tooltip("replicas_placed:Q", title="replicas placed"),
+        ],
+    )
+    labels = base.mark_text(align="left", dx=10, dy=-10, fontSize=11).encode(
+        x=x, y=y, text="text:N"
+    )
+    ring = (
+        base.transform_filter("datum.picked")
+        .mark_point(size=520, strokeWidth=2.5, color="black", filled=False)
+        .encode(x=x, y=y)
+    )
+    current = pd.DataFrame(
+        {
+            "cost_per_hour": [current_cost_per_hour],
+            "text": [f"running fleet now: ${current_cost_per_hour:,.2f}/h"],
+        }
+    )
+    rule = (
+        alt.Chart(current)
+        .mark_rule(strokeDash=[6, 4], color=CURRENT_COST_COLOR)
+        .encode(y="cost_per_hour:Q")
+    )
+    rule_text = (
+        alt.Chart(current)
+        .mark_text(align="right", baseline="bottom", dy=-4, color=CURRENT_COST_COLOR, fontSize=11)
+        .encode(y="cost_per_hour:Q", x=alt.value("width"), text="text:N")
+    )
+    return alt.layer(line, rule, rule_text, points, ring, labels).properties(height=340)
+
+
+# --- throughput demand -------------------------------------------------------------------------
+
+
+def served_share_chart(table: pd.DataFrame) -> alt.LayerChart:
+    """Per throughput workload, the share of its required rate the plan serves (a bar; 100%
+    dashed): red below 100%, so a workload the fleet cannot serve in full stands out."""
+    frame = table.assign(
+        covered=[
+            "served in full" if share >= 1 - 1e-9 else "short of its rate"
+            for share in table["served_share"]
+        ],
+        text=[
+            f"{served:,.0f} of {required:,.0f} req/s"
+            for served, required in zip(table["served_rps"], table["required_rps"], strict=True)
+        ],
+    )
+    y = alt.Y("workload:N", sort=None, title=None, axis=alt.Axis(labelLimit=200))
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "served_share:Q",
+                title="share of the required rate served",
+                axis=alt.Axis(format="%"),
+            ),
+            y=y,
+            color=alt.Color(
+                "covered:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=["served in full", "short of its rate"],
+                    range=["#59a14f", UNPLACED_COLOR],
+                ),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[
+                "workload",
+                "model",
+                alt.Tooltip("required_rps:Q", title="required req/s", format=",.1f"),
+                alt.Tooltip("served_rps:Q", title="served req/s", format=",.1f"),
+                alt.Tooltip("served_share:Q", title="served", format=".1%"),
+            ],
+        )
+    )
+    labels = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=4, fontSize=10)
+        .encode(x="served_share:Q", y=y, text="text:N")
+    )
+    full = (
+        alt.Chart(pd.DataFrame({"share": [1.0]})).mark_rule(strokeDash=[4, 3]).encode(x="share:Q")
+    )
+    return alt.layer(bars, full, labels).properties(
+        height=26 * max(len(frame), 1) + AXIS_HEIGHT + LEGEND_PADDING
+    )
+
+
+def profile_mix_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Stacked bars: the instances of each throughput workload by profile (the chosen mix)."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "sum(instances):Q", title="instances", axis=alt.Axis(tickMinStep=1, format="d")
+            ),
+            y=alt.Y("workload:N", sort=None, title=None, axis=alt.Axis(labelLimit=200)),
+            color=alt.Color("profile:N", title="profile", legend=alt.Legend(orient="bottom")),
+            tooltip=["workload", "profile", "instances"],
+        )
+        .properties(height=26 * max(frame["workload"].nunique(), 1) + AXIS_HEIGHT + LEGEND_PADDING)
     )

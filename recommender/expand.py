@@ -246,22 +246,26 @@ def expand(
             _place_spread(gpus, spread_by_group.get((pd.index, lay), []), counters)
         _place_pooled(pd, groups, solution, counters)
         index = 0
-        for _, gpus in groups:
+        for lay, gpus in groups:
+            plain = not any(p.profile.endswith(_SUFFIXES) for p in lay.placements)
             for gpu in gpus:
-                _simplify(pd, gpu, media_users, simplified)
-                kept = [s for s in gpu if spare_instances or s.workload is not None]
                 # A GPU hosting no replica only costs money: leave it uncarved.
-                if any(s.workload is not None for s in kept):
-                    instances = [_plan_instance(s) for s in kept]
-                    plan_gpus.append(
-                        PlanGpu(
-                            pool=pd.pool.pool,
-                            index=index,
-                            gpu_model=pd.pool.gpu_model,
-                            instances=instances,
-                        )
+                if not any(s.workload is not None for s in gpu):
+                    continue
+                if not plain:
+                    _simplify(pd, gpu, media_users, simplified)
+                instances = [
+                    _plan_instance(s) for s in gpu if spare_instances or s.workload is not None
+                ]
+                plan_gpus.append(
+                    PlanGpu(
+                        pool=pd.pool.pool,
+                        index=index,
+                        gpu_model=pd.pool.gpu_model,
+                        instances=instances,
                     )
-                    index += 1
+                )
+                index += 1
     placed: dict[str, int] = defaultdict(int)
     for counter in counters.values():
         for name, count in counter.placed.items():

@@ -42,16 +42,34 @@ def merge_identical(problem: Problem) -> Problem:
     replicas: dict[tuple, int] = defaultdict(int)
     kept: list[Workload] = []
     for workload in problem.workloads:
-        if workload.spread or workload.is_throughput:
+        key = _merge_key(workload)
+        if key is None:
             kept.append(workload)
             continue
-        key = (fit_key(workload), workload.priority)
         first_of.setdefault(key, workload)
         replicas[key] += workload.replicas
     if len(first_of) + len(kept) == len(problem.workloads):
         return problem
     merged = [w.model_copy(update={"replicas": replicas[key]}) for key, w in first_of.items()]
     return problem.model_copy(update={"workloads": (*kept, *merged)})
+
+
+def identical_groups(problem: Problem) -> dict[str, list[Workload]]:
+    """The workloads `merge_identical` merges: the merged workload's name (its first member's)
+    -> its members in input order; unmerged workloads are not listed."""
+    members: dict[tuple, list[Workload]] = defaultdict(list)
+    for workload in problem.workloads:
+        key = _merge_key(workload)
+        if key is not None:
+            members[key].append(workload)
+    return {group[0].name: group for group in members.values() if len(group) > 1}
+
+
+def _merge_key(workload: Workload) -> tuple | None:
+    """What interchangeable workloads share (None: never merged): the demand and priority."""
+    if workload.spread or workload.is_throughput:
+        return None
+    return (fit_key(workload), workload.priority)
 
 
 # A carved GPU's content: its pool and its hosted instances as (start, profile, workload),

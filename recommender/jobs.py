@@ -31,9 +31,11 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from recommender.catalog import Catalog
-from recommender.plan import Plan
+from recommender.frontier import Frontier, FrontierPoint, frontier
+from recommender.plan import Plan, PlanGpu
 from recommender.problem import Problem
 from recommender.solve import Progress, ProgressCallback, SolveOptions, solve
 from recommender.summary import inputs_digest
@@ -45,8 +47,9 @@ FINISHED_JOBS_KEPT = 16
 FINISHED_PLAN_BYTES_KEPT = 64 * 2**20
 
 # What a job runs: given a progress callback and the solver threads it may use, the plan and the
-# independent check's violations.
-Task = Callable[[ProgressCallback, int], tuple[Plan, list[str]]]
+# independent check's violations; a task that computes more (a frontier) adds it third, and the
+# job keeps it as `extra`.
+Task = Callable[[ProgressCallback, int], tuple[Plan, list[str]] | tuple[Plan, list[str], Any]]
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
 
@@ -59,21 +62,102 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def current_digest(current: list[PlanGpu]) -> str:
+    """A running fleet's digest: its GPUs, instances and replicas (as `load_current` gives them)."""
+    text = "\n".join(gpu.model_dump_json() for gpu in current)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def solve_key(problem: Problem, catalog: Catalog, options: SolveOptions) -> str:
     """Same inputs and options, same key: a finished solve is reused, never repeated. The solver
-    threads are left out: the registry chooses them when the solve starts."""
+    threads are left out: the registry chooses them when the solve starts. A re-plan's key holds
+    the running fleet and its budgets too (a fresh plan's key is as it always was)."""
     text = f"{inputs_digest(problem, catalog)}|{options.time_limit_seconds}|{options.seed}"
+    if options.current is not None:
+        text += (
+            f"|current {current_digest(options.current)}|{options.max_recarve}"
+            f"|{options.max_moves}|{options.wave_size}|{options.keep_running}"
+        )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def solve_task(problem: Problem, catalog: Catalog, options: SolveOptions) -> Task:
     """The page's task: solve with the threads the registry grants, then check the plan with
-    the independent validator."""
+    the independent validator (a re-plan's transition and budgets too)."""
 
     def run(progress: ProgressCallback, workers: int) -> tuple[Plan, list[str]]:
         granted = dataclasses.replace(options, workers=workers)
         plan = solve(problem, catalog, granted, progress=progress)
-        return plan, validate_plan(plan, problem, catalog)
+        violations = validate_plan(
+            plan,
+            problem,
+            catalog,
+            options.current,
+            max_recarve=options.max_recarve,
+            max_moves=options.max_moves,
+        )
+        return plan, violations
+
+    return run
+
+
+@dataclass(frozen=True)
+class FrontierResult:
+    """A computed frontier and, per point (same order), the independent check's violations."""
+
+    frontier: Frontier
+    violations: list[list[str]]
+
+
+def frontier_key(problem: Problem, catalog: Catalog, options: SolveOptions, points: int) -> str:
+    """The key of a frontier job: the re-plan's inputs and running fleet, its shared time budget
+    and point count (the budgets are what the frontier varies, so they are left out)."""
+    unbudgeted = dataclasses.replace(options, max_moves=None, max_recarve=None)
+    return f"frontier|{points}|{solve_key(problem, catalog, unbudgeted)}"
+
+
+def frontier_task(problem: Problem, catalog: Catalog, options: SolveOptions, points: int) -> Task:
+    """A frontier as a job: its solves share `options.time_limit_seconds` and the threads the
+    registry grants; each point found is reported as progress (stage `frontier`); the job's plan
+    is the fresh optimum and its `extra` a `FrontierResult` (every point checked on its own)."""
+    if options.current is None:
+        raise ValueError("a frontier needs a current state")
+    current = options.current
+
+    def run(progress: ProgressCallback, workers: int) -> tuple[Plan, list[str], FrontierResult]:
+        started = time.monotonic()
+
+        def on_point(point: FrontierPoint) -> None:
+            progress(
+                Progress(
+                    stage="frontier",
+                    elapsed_seconds=time.monotonic() - started,
+                    cost_per_hour=point.cost_per_hour,
+                    lower_bound_per_hour=point.lower_bound_per_hour,
+                    placed_replicas=point.replicas_placed,
+                    total_replicas=point.replicas_total,
+                )
+            )
+
+        granted = dataclasses.replace(options, workers=workers)
+        result = frontier(problem, catalog, current, points, granted, on_point=on_point)
+        violations = []
+        for point in result.points:
+            assert point.plan is not None  # a computed frontier holds its plans
+            violations.append(
+                validate_plan(
+                    point.plan,
+                    problem,
+                    catalog,
+                    current,
+                    max_recarve=point.max_recarve,
+                    max_moves=point.max_moves,
+                )
+            )
+        fresh = result.fresh()
+        assert fresh.plan is not None
+        fresh_violations = violations[result.points.index(fresh)]
+        return fresh.plan, fresh_violations, FrontierResult(result, violations)
 
     return run
 
@@ -93,6 +177,8 @@ class SolveJob:
     history: list[Progress] = field(default_factory=list)
     plan: Plan | None = None
     violations: list[str] = field(default_factory=list)
+    # What a task computed beyond its plan (a frontier's `FrontierResult`), else None.
+    extra: Any = None
     error: str | None = None
     plan_bytes: int = 0
     done: threading.Event = field(default_factory=threading.Event)
@@ -112,8 +198,17 @@ class SolveJob:
         if self.started is None:
             self.started = time.monotonic()
         try:
-            self.plan, self.violations = task(self.history.append, workers)
+            outcome = task(self.history.append, workers)
+            self.plan, self.violations = outcome[0], outcome[1]
+            self.extra = outcome[2] if len(outcome) > 2 else None
             self.plan_bytes = len(self.plan.model_dump_json())
+            if isinstance(self.extra, FrontierResult):
+                # Every point's plan is held: the cache bound counts them all.
+                self.plan_bytes = sum(
+                    len(p.plan.model_dump_json())
+                    for p in self.extra.frontier.points
+                    if p.plan is not None
+                )
         except Exception as exc:  # a failed solve is reported on the page, not lost in a thread
             LOG.exception("solve failed")
             self.error = f"{type(exc).__name__}: {exc}"

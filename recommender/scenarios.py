@@ -67,6 +67,8 @@ class ScenarioInputs(BaseModel):
     fleet_csv: str
     catalog_file: str | None = None
     catalog_name: str | None = None
+    # The performance table (throughput workloads), as CSV text; None: count workloads only.
+    performance_csv: str | None = None
 
 
 class Scenario(BaseModel):
@@ -137,6 +139,8 @@ def scenario_problem(inputs: ScenarioInputs, catalog: Catalog) -> Problem:
         workloads_label="workloads.csv",
         fleet_label="fleet.csv",
         max_replicas=MAX_REPLICAS,
+        performance=None if inputs.performance_csv is None else inputs.performance_csv.encode(),
+        performance_label="performance.csv",
     )
 
 

@@ -170,9 +170,11 @@ class _Run:
         if options.deadline is not None:
             end = min(end, started + options.deadline - time.monotonic())
         # The limit covers everything: building, both stages, the LP bound and the expansion.
-        deadline = end - _finishing_reserve(problem) - _lp_seconds(options.time_limit_seconds)
+        deadline = end - _lp_seconds(options.time_limit_seconds)
         deadline -= _transition_reserve(options)
         formulation = build_formulation(problem, catalog, options.current)
+        # Building reads every row as finishing does: its time tells how busy the machine is.
+        deadline -= _finishing_reserve(problem, time.perf_counter() - started)
         lcm = LayoutCountModel(formulation)
         lcm.add_all_constraints()
         if formulation.replanning:
@@ -570,18 +572,25 @@ def _placed(run: _Run, stage: StageResult) -> int:
     return replicas - left_out + instances
 
 
-def _finishing_reserve(problem: Problem) -> float:
+def _finishing_reserve(problem: Problem, building_seconds: float | None = None) -> float:
     """Seconds kept back from the time limit for the expansion and summary of the plan.
 
     That work grows with the GPUs the plan carves, the replicas it places and the workloads it
-    lists: measured on 2 cores at about 1e-5 s per GPU, 5e-6 s per replica and 3e-6 s per
-    workload (500,000 one-replica workloads on 160,000 GPUs: about 5 s), plus half again for
-    a machine busy with other work.
+    lists: measured on 2 idle cores at about 1.2e-5 s per GPU, 6e-6 s per replica and 3e-6 s
+    per workload (500,000 one-replica workloads on 160,000 GPUs: 6.5 s). A busy machine slows
+    it down as much as it slowed the building of the model (2.5e-6 s per workload when idle),
+    so on large inputs the estimate is scaled by that slowdown: at least 1.25, at most 4.
     """
     # A plan never uses more GPUs than there are replicas, whatever the pools' sizes.
     replicas = problem.total_replicas
     usable = min(sum(p.gpus for p in problem.pools), replicas)
-    return 0.3 + 1.5 * (1e-5 * usable + 5e-6 * replicas + 3e-6 * len(problem.workloads))
+    rows = len(problem.workloads)
+    work = 1.2e-5 * usable + 6e-6 * replicas + 3e-6 * rows
+    slowdown = 1.25
+    expected_building = 2.5e-6 * rows
+    if building_seconds is not None and expected_building >= 0.25:  # long enough to tell
+        slowdown = min(4.0, max(slowdown, building_seconds / expected_building))
+    return 0.3 + slowdown * work
 
 
 def _transition_reserve(options: SolveOptions) -> float:

@@ -25,9 +25,12 @@ from recommender.catalog import Catalog
 from recommender.errors import InputError, InputIssue
 from recommender.exports import guard_cell
 from recommender.layouts import Layout, Placement
-from recommender.plan import HOURS_PER_MONTH, Plan, PlanGpu
-from recommender.problem import Pool, Problem, Workload
+from recommender.plan import HOURS_PER_MONTH, GpuChange, Plan, PlanGpu, Transition
+from recommender.problem import PerformanceRow, Pool, Problem, Workload
 from recommender.reading import load_catalog
+from recommender.reading.performance import MAX_RATE, MIN_RATE
+from recommender.rollout import slot_label
+from recommender.transition import RELEASED, classify_gpus
 
 MAX_REPLICAS = 1_000_000
 MAX_UPLOAD_MB = 20
@@ -73,22 +76,53 @@ def apply_knobs(problem: Problem, knobs: Knobs, max_replicas: int = MAX_REPLICAS
     Overrides for pools the problem does not have, and switched-off models no pool uses, are
     ignored: knobs outlive an edit of the fleet.
     """
-    workloads = tuple(
-        w.model_copy(update={"replicas": scaled_replicas(w.replicas, knobs.demand_multiplier)})
-        for w in problem.workloads
-    )
-    total = sum(w.replicas for w in workloads)
-    if total > max_replicas:
-        message = (
-            f"demand multiplier {knobs.demand_multiplier:g} makes {total:,} replicas; "
-            f"at most {max_replicas:,} are accepted here"
-        )
-        raise InputError([InputIssue(KNOBS_LABEL, None, "demand multiplier", message)])
+    workloads = tuple(_scaled_workload(w, knobs.demand_multiplier) for w in problem.workloads)
+    issues = _demand_issues(workloads, knobs.demand_multiplier, max_replicas)
+    if issues:
+        raise InputError(issues)
     off = set(knobs.models_off)
     pools = tuple(
         _apply_pool_knobs(p, knobs.pool_overrides.get(p.pool), off) for p in problem.pools
     )
-    return Problem(workloads=workloads, pools=pools)
+    # A copy, not a new Problem: the performance table and the node inventory stay.
+    return problem.model_copy(update={"workloads": workloads, "pools": pools})
+
+
+def _scaled_workload(workload: Workload, multiplier: float) -> Workload:
+    """A count workload's replicas, or a throughput workload's rate, times the multiplier.
+
+    A throughput workload's `replicas` is its minimum number of instances (an availability
+    floor, not demand), so it stays; the rate decides how many instances serve it.
+    """
+    if workload.requests_per_second is not None:
+        return workload.model_copy(
+            update={"requests_per_second": workload.requests_per_second * multiplier}
+        )
+    return workload.model_copy(update={"replicas": scaled_replicas(workload.replicas, multiplier)})
+
+
+def _demand_issues(
+    workloads: Iterable[Workload], multiplier: float, max_replicas: int
+) -> list[InputIssue]:
+    """What the scaled demand breaks: the page's replica cap and the readers' rate range."""
+    workloads = list(workloads)
+    issues: list[InputIssue] = []
+    total = sum(w.replicas for w in workloads)
+    if total > max_replicas:
+        message = (
+            f"demand multiplier {multiplier:g} makes {total:,} replicas; "
+            f"at most {max_replicas:,} are accepted here"
+        )
+        issues.append(InputIssue(KNOBS_LABEL, None, "demand multiplier", message))
+    for w in workloads:
+        rate = w.requests_per_second
+        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+            message = (
+                f"demand multiplier {multiplier:g} makes {w.name}'s rate {rate:,.4g} requests "
+                f"per second (allowed {MIN_RATE:g} to {MAX_RATE:,})"
+            )
+            issues.append(InputIssue(KNOBS_LABEL, None, "demand multiplier", message))
+    return issues
 
 
 def _apply_pool_knobs(pool: Pool, override: PoolOverride | None, models_off: set[str]) -> Pool:
@@ -171,13 +205,29 @@ WORKLOAD_TABLE_TYPES = {
     "priority": "Int64",
     "media": "boolean",
     "spread": "boolean",
+    "max_unavailable": "Int64",
+    "requests_per_second": "float64",
+    "latency_ms": "float64",
+    "model": "object",
 }
+# The workloads columns only throughput workloads use (the page shows them only then).
+THROUGHPUT_TABLE_COLUMNS = ("requests_per_second", "latency_ms", "model")
 FLEET_TABLE_TYPES = {
     "pool": "object",
     "gpu_model": "object",
     "gpus": "Int64",
     "cost_per_hour": "float64",
     "gpus_per_node": "Int64",
+}
+PERFORMANCE_TABLE_TYPES = {
+    "model": "object",
+    "gpu_model": "object",
+    "profile": "object",
+    "throughput_rps": "float64",
+    "latency_ms": "float64",
+    "batch_size": "Int64",
+    "processes": "Int64",
+    "memory_gb": "float64",
 }
 
 
@@ -193,10 +243,27 @@ def workloads_table(workloads: Iterable[Workload]) -> pd.DataFrame:
             "priority": w.priority,
             "media": w.media,
             "spread": w.spread,
+            "max_unavailable": w.max_unavailable,
+            "requests_per_second": w.requests_per_second,
+            "latency_ms": w.latency_ms,
+            "model": w.model,
         }
         for w in workloads
     ]
     return pd.DataFrame(rows, columns=list(WORKLOAD_TABLE_TYPES)).astype(WORKLOAD_TABLE_TYPES)
+
+
+def has_throughput_columns(table: pd.DataFrame) -> bool:
+    """Whether any row of a workloads table uses a throughput column (the editor shows them)."""
+    return bool(table[list(THROUGHPUT_TABLE_COLUMNS)].notna().to_numpy().any())
+
+
+def performance_table(rows: Iterable[PerformanceRow]) -> pd.DataFrame:
+    """The performance table (measured configurations) as an editable table."""
+    records = [r.model_dump(exclude={"line"}) for r in rows]
+    return pd.DataFrame(records, columns=list(PERFORMANCE_TABLE_TYPES)).astype(
+        PERFORMANCE_TABLE_TYPES
+    )
 
 
 def fleet_table(pools: Iterable[Pool]) -> pd.DataFrame:
@@ -281,6 +348,9 @@ class LayoutRow:
     units: int
     layout: str
     blocks: tuple[Block, ...]
+    # With a current state: what the re-plan does to the GPU(s) of the row ("kept", "re-carved",
+    # "new", "released"); None for a plan made from an empty fleet.
+    state: str | None = None
 
     @property
     def count(self) -> int:
@@ -316,26 +386,71 @@ def filter_gpus(
     ]
 
 
-def layout_rows(gpus: Iterable[PlanGpu], catalog: Catalog, group: bool) -> list[LayoutRow]:
+def layout_rows(
+    gpus: Iterable[PlanGpu],
+    catalog: Catalog,
+    group: bool,
+    states: Mapping[tuple[str, int], str] | None = None,
+) -> list[LayoutRow]:
     """Rows of the layout view; with `group`, GPUs of a pool with the same instances (profile
-    and start) share one row, largest groups first within a pool."""
-    groups: dict[tuple[str, str, tuple[tuple[int, str], ...]], list[PlanGpu]] = defaultdict(list)
+    and start) share one row, largest groups first within a pool. With `states` (GPU ->
+    kept / re-carved / new / released), each row carries its GPUs' state and a group holds GPUs
+    of one state only."""
+    states = states or {}
+    groups: dict[tuple[str, str, tuple[tuple[int, str], ...], str | None], list[PlanGpu]] = (
+        defaultdict(list)
+    )
     ordered: list[list[PlanGpu]] = []
     for gpu in gpus:
         if not group:
             ordered.append([gpu])
             continue
         shape = tuple(sorted((i.start, i.profile) for i in gpu.instances))
-        groups[(gpu.pool, gpu.gpu_model, shape)].append(gpu)
+        groups[(gpu.pool, gpu.gpu_model, shape, states.get((gpu.pool, gpu.index)))].append(gpu)
     if group:
         pool_order: dict[str, int] = {}
-        for pool, _model, _shape in groups:
+        for pool, _model, _shape, _state in groups:
             pool_order.setdefault(pool, len(pool_order))
         ordered = sorted(groups.values(), key=lambda g: (pool_order[g[0].pool], -len(g)))
-    return [_row(members, catalog) for members in ordered]
+    return [
+        _row(members, catalog, states.get((members[0].pool, members[0].index)))
+        for members in ordered
+    ]
 
 
-def _row(members: list[PlanGpu], catalog: Catalog) -> LayoutRow:
+def gpu_states(plan: Plan, current: list[PlanGpu] | None = None) -> dict[tuple[str, int], str]:
+    """What a re-plan does to each GPU it touches or carves: the plan's own record (its
+    transition), else the definitions applied to `current`; empty for a fresh plan."""
+    transition = plan.transition
+    if transition is not None and transition.gpu_states:
+        return {(s.pool, s.index): s.state for s in transition.gpu_states}
+    if current is None:
+        return {}
+    return classify_gpus(current, plan.gpus)
+
+
+def released_gpus(
+    states: Mapping[tuple[str, int], str],
+    problem: Problem,
+    pools: Iterable[str] | None = None,
+    models: Iterable[str] | None = None,
+) -> list[PlanGpu]:
+    """The GPUs a re-plan releases (they host replicas now and nothing after), as empty GPUs the
+    layout view can draw, filtered by pool and model like `filter_gpus` (None or empty: all)."""
+    pool_set, model_set = set(pools or ()), set(models or ())
+    by_name = {p.pool: p for p in problem.pools}
+    released = []
+    for (pool, index), state in sorted(states.items()):
+        known = by_name.get(pool)
+        if state != RELEASED or known is None:
+            continue
+        if (pool_set and pool not in pool_set) or (model_set and known.gpu_model not in model_set):
+            continue
+        released.append(PlanGpu(pool=pool, index=index, gpu_model=known.gpu_model, instances=[]))
+    return released
+
+
+def _row(members: list[PlanGpu], catalog: Catalog, state: str | None = None) -> LayoutRow:
     first = members[0]
     model = catalog.model(first.gpu_model)
     hosts: dict[tuple[int, str], set[str]] = defaultdict(set)
@@ -365,6 +480,7 @@ def _row(members: list[PlanGpu], catalog: Catalog) -> LayoutRow:
         units=model.placement_units,
         layout=layout.label(model),
         blocks=blocks,
+        state=state,
     )
 
 
@@ -452,3 +568,155 @@ def _comparison_row(
         "plan_saves_percent": number(comparison and comparison.saving_percent, 1),
         "note": comparison.note if comparison else "",
     }
+
+
+# --- re-plan from a running fleet --------------------------------------------------------------
+
+WAVE_TABLE_COLUMNS = (
+    "wave",
+    "kind",
+    "nodes",
+    "gpus_recarved",
+    "gpus_released",
+    "gpus_carved",
+    "moves",
+    "lowest_running",
+)
+MOVE_TABLE_COLUMNS = ("wave", "workload", "from", "to", "when")
+CARVED_CHANGES = ("new", "temporary", "restored")
+
+
+def _gpu_list(changes: Iterable[GpuChange]) -> str:
+    return ", ".join(f"{c.pool}#{c.index}" for c in changes)
+
+
+def wave_table(transition: Transition) -> pd.DataFrame:
+    """One row per rollout wave: its nodes, the GPUs it re-carves, releases or carves (idle GPUs
+    carved new, or temporarily to keep a floor), how many replica moves it holds and the lowest
+    running count of each workload it touches (`name: n`)."""
+    rows = []
+    for wave in transition.waves:
+        by_change: dict[str, list[GpuChange]] = defaultdict(list)
+        for change in wave.gpus:
+            by_change[change.change].append(change)
+        rows.append(
+            {
+                "wave": wave.index,
+                "kind": wave.kind,
+                "nodes": ", ".join(wave.nodes),
+                "gpus_recarved": _gpu_list(by_change["re-carved"]),
+                "gpus_released": _gpu_list(by_change["released"]),
+                "gpus_carved": _gpu_list(c for k in CARVED_CHANGES for c in by_change[k]),
+                "moves": len(wave.moves),
+                "lowest_running": ", ".join(
+                    f"{name}: {n}" for name, n in sorted(wave.lowest_running.items())
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(WAVE_TABLE_COLUMNS))
+
+
+def move_table(transition: Transition) -> pd.DataFrame:
+    """Every replica move of the rollout, wave by wave: from which instance to which, and when
+    its new replica starts (before the wave's drain: make-before-break; or after the relabel)."""
+    rows = []
+    for wave in transition.waves:
+        for move in wave.moves:
+            if move.to_slot is None:
+                when = "stopped"
+            elif move.temporary:
+                when = f"temporary, waves {move.start_wave} to {move.stop_wave}"
+            elif move.start_before_drain:
+                when = f"started in wave {move.start_wave} before the drain"
+            else:
+                when = f"started in wave {move.start_wave} after the relabel"
+            rows.append(
+                {
+                    "wave": wave.index,
+                    "workload": move.workload,
+                    "from": slot_label(move.from_slot) or "new replica",
+                    "to": slot_label(move.to_slot) or "stopped",
+                    "when": when,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(MOVE_TABLE_COLUMNS))
+
+
+def dip_table(transition: Transition) -> pd.DataFrame:
+    """Workloads no wave order keeps at their floor (replicas - max_unavailable): how far below
+    it they go and in which waves."""
+    rows = [
+        {
+            "workload": dip.workload,
+            "floor": dip.floor,
+            "lowest": dip.lowest,
+            "below_by": dip.by,
+            "waves": ", ".join(str(w) for w in dip.waves),
+        }
+        for dip in transition.dips
+    ]
+    return pd.DataFrame(rows, columns=["workload", "floor", "lowest", "below_by", "waves"])
+
+
+def extra_gpus_text(transition: Transition) -> str:
+    """The fewest extra idle GPUs found that avoid every dip, in words ("" when none)."""
+    extra = {pool: n for pool, n in transition.extra_gpus_needed.items() if n}
+    if not extra:
+        return ""
+    parts = [f"{n:,} in {pool}" for pool, n in sorted(extra.items())]
+    total = sum(extra.values())
+    gpus = "GPU" if total == 1 else "GPUs"
+    return f"{total:,} extra idle {gpus} ({', '.join(parts)}) would keep every floor."
+
+
+# --- throughput demand -------------------------------------------------------------------------
+
+THROUGHPUT_TABLE_COLUMNS_SHOWN = (
+    "workload",
+    "model",
+    "required_rps",
+    "served_rps",
+    "served_share",
+    "latency_ms",
+    "instances",
+    "profile_mix",
+)
+
+
+def profile_mix_text(profiles: Mapping[str, int]) -> str:
+    """`3 x 1g.10gb + 1 x 7g.80gb`, largest count first ("" when no instance)."""
+    ordered = sorted(profiles.items(), key=lambda item: (-item[1], item[0]))
+    return " + ".join(f"{n} x {profile}" for profile, n in ordered if n)
+
+
+def throughput_table(plan: Plan) -> pd.DataFrame:
+    """Per throughput workload: required and served rate (requests per second), the share of the
+    rate served, the latency objective, instances and the chosen profile mix."""
+    served = plan.summary.throughput if plan.summary is not None else []
+    rows = [
+        {
+            "workload": t.workload,
+            "model": t.model,
+            "required_rps": t.required_rps,
+            "served_rps": t.served_rps,
+            "served_share": t.served_rps / t.required_rps if t.required_rps else math.nan,
+            "latency_ms": t.latency_ms,
+            "instances": t.instances,
+            "profile_mix": profile_mix_text(t.profiles),
+        }
+        for t in served
+    ]
+    return pd.DataFrame(rows, columns=list(THROUGHPUT_TABLE_COLUMNS_SHOWN))
+
+
+def profile_mix_frame(plan: Plan) -> pd.DataFrame:
+    """Instances per (throughput workload, profile): the long table the profile-mix chart
+    draws."""
+    served = plan.summary.throughput if plan.summary is not None else []
+    rows = [
+        {"workload": t.workload, "profile": profile, "instances": n}
+        for t in served
+        for profile, n in sorted(t.profiles.items())
+        if n
+    ]
+    return pd.DataFrame(rows, columns=["workload", "profile", "instances"])

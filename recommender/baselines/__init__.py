@@ -30,6 +30,7 @@ from recommender.baselines.all_balanced import all_balanced_plan
 from recommender.baselines.best_fit import best_fit_decreasing_plan
 from recommender.baselines.biggest_instance import biggest_instance_plan
 from recommender.baselines.configured import configured_plan
+from recommender.baselines.merged import MERGE_ABOVE_ROWS, plan_on_merged
 from recommender.baselines.per_slice import best_per_slice_plan
 from recommender.baselines.whole_gpu import whole_gpu_plan
 from recommender.catalog import Catalog
@@ -58,6 +59,8 @@ class Baseline:
     def __call__(self, problem: Problem, catalog: Catalog) -> Plan:
         if has_throughput(problem) and not self.throughput_only:
             return configured_plan(self.key, self.planner, per_slice_sizing, problem, catalog)
+        if len(problem.workloads) > MERGE_ABOVE_ROWS and not has_throughput(problem):
+            return plan_on_merged(self.planner, problem, catalog)  # rows by the 100,000
         return self.planner(problem, catalog)
 
 

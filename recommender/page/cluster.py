@@ -96,7 +96,9 @@ def use_preview(preview: ClusterPreview) -> None:
         files["workloads"] = (f"workloads from {preview.pods_name}", preview.workloads_csv.encode())
         sources["workloads"] = f"imported {preview.pods_name}"
     try:
-        inputs = load_inputs(files["workloads"], files["fleet"], files["catalog"], sources)
+        inputs = load_inputs(
+            files["workloads"], files["fleet"], files["catalog"], sources, files["performance"]
+        )
     except InputError as exc:
         ss.upload_errors = exc.report()
         return

@@ -9,7 +9,14 @@ import streamlit as st
 from recommender.catalog import Catalog
 from recommender.errors import InputError
 from recommender.page.state import LoadedInputs, current_files, load_inputs
-from recommender.whatif import fleet_table, table_to_csv, workloads_table
+from recommender.whatif import (
+    THROUGHPUT_TABLE_COLUMNS,
+    fleet_table,
+    has_throughput_columns,
+    performance_table,
+    table_to_csv,
+    workloads_table,
+)
 
 
 def render_editors(catalog: Catalog) -> str:
@@ -22,12 +29,18 @@ def render_editors(catalog: Catalog) -> str:
         "while a table has problems the plan keeps the last good inputs."
     )
     st.subheader("Workloads")
+    workloads_base = workloads_table(base.problem.workloads)
+    # The rate columns only where rates are used (they stay in the table, so nothing is lost).
+    rates = bool(base.problem.performance) or has_throughput_columns(workloads_base)
     workloads = st.data_editor(
-        workloads_table(base.problem.workloads),
+        workloads_base,
         num_rows="dynamic",
         key=f"workloads_editor_{version}",
         width="stretch",
         column_config=workload_columns(catalog),
+        column_order=[
+            c for c in workloads_base.columns if rates or c not in THROUGHPUT_TABLE_COLUMNS
+        ],
     )
     st.subheader("Fleet")
     fleet = st.data_editor(
@@ -37,7 +50,20 @@ def render_editors(catalog: Catalog) -> str:
         width="stretch",
         column_config=fleet_columns(catalog),
     )
-    left, right = st.columns(2)
+    st.subheader("Performance")
+    st.caption(
+        "Measured throughput of one instance per model, GPU model and profile (optionally at a "
+        "latency, batch size, processes sharing the instance, memory). Workloads given as "
+        "requests_per_second are sized from it; leave it empty when none is."
+    )
+    performance = st.data_editor(
+        performance_table(base.problem.performance),
+        num_rows="dynamic",
+        key=f"performance_editor_{version}",
+        width="stretch",
+        column_config=performance_columns(catalog),
+    )
+    left, middle, right = st.columns(3)
     left.download_button(
         "Download workloads.csv",
         table_to_csv(workloads, guard_formulas=True),
@@ -45,34 +71,50 @@ def render_editors(catalog: Catalog) -> str:
         mime="text/csv",
         on_click="ignore",
     )
-    right.download_button(
+    middle.download_button(
         "Download fleet.csv",
         table_to_csv(fleet, guard_formulas=True),
         file_name="fleet.csv",
         mime="text/csv",
         on_click="ignore",
     )
-    return apply_edits(table_to_csv(workloads), table_to_csv(fleet))
+    right.download_button(
+        "Download performance.csv",
+        table_to_csv(performance, guard_formulas=True),
+        file_name="performance.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
+    performance_csv = table_to_csv(performance) if not performance.empty else None
+    return apply_edits(table_to_csv(workloads), table_to_csv(fleet), performance_csv)
 
 
-def apply_edits(workloads_csv: str, fleet_csv: str) -> str:
+def apply_edits(workloads_csv: str, fleet_csv: str, performance_csv: str | None = None) -> str:
     """Edited tables that load become the inputs (the editors keep their base); returns the
-    issues of tables that do not load."""
+    issues of tables that do not load. An empty performance table is no table (None)."""
     ss = st.session_state
     current: LoadedInputs = ss.inputs
-    if (workloads_csv, fleet_csv) == (current.files.workloads_csv, current.files.fleet_csv):
+    files = current.files
+    edited = (workloads_csv, fleet_csv, performance_csv)
+    if edited == (files.workloads_csv, files.fleet_csv, files.performance_csv):
         return ""
     sources = dict(current.sources)
-    if workloads_csv != current.files.workloads_csv:
+    if workloads_csv != files.workloads_csv:
         sources["workloads"] = "edited table"
-    if fleet_csv != current.files.fleet_csv:
+    if fleet_csv != files.fleet_csv:
         sources["fleet"] = "edited table"
+    if performance_csv != files.performance_csv:
+        if performance_csv is None:
+            sources.pop("performance", None)
+        else:
+            sources["performance"] = "edited table"
     try:
         ss.inputs = load_inputs(
             ("workloads table", workloads_csv.encode()),
             ("fleet table", fleet_csv.encode()),
             current_files(current)["catalog"],
             sources,
+            None if performance_csv is None else ("performance table", performance_csv.encode()),
         )
     except InputError as exc:
         return exc.report()
@@ -92,6 +134,40 @@ def workload_columns(catalog: Catalog) -> dict[str, Any]:
         "priority": st.column_config.NumberColumn("priority", min_value=1, step=1),
         "media": st.column_config.CheckboxColumn("media"),
         "spread": st.column_config.CheckboxColumn("spread"),
+        "max_unavailable": st.column_config.NumberColumn(
+            "max_unavailable",
+            min_value=0,
+            step=1,
+            help="Replicas that may be down at once while a re-plan rolls out (default 1).",
+        ),
+        "requests_per_second": st.column_config.NumberColumn(
+            "requests_per_second",
+            min_value=0.0,
+            format="%g",
+            help="The rate to serve: the planner then chooses the instances (replicas is "
+            "their minimum). Empty: a count workload.",
+        ),
+        "latency_ms": st.column_config.NumberColumn(
+            "latency_ms", min_value=0.0, format="%g", help="The latency objective (optional)."
+        ),
+        "model": st.column_config.TextColumn(
+            "model", help="The performance table's model (default: the workload's name)."
+        ),
+    }
+
+
+def performance_columns(catalog: Catalog) -> dict[str, Any]:
+    return {
+        "model": st.column_config.TextColumn("model", required=True),
+        "gpu_model": st.column_config.SelectboxColumn("gpu_model", options=list(catalog.models)),
+        "profile": st.column_config.TextColumn("profile", help="A profile of that GPU model."),
+        "throughput_rps": st.column_config.NumberColumn(
+            "throughput_rps", min_value=0.0, format="%g"
+        ),
+        "latency_ms": st.column_config.NumberColumn("latency_ms", min_value=0.0, format="%g"),
+        "batch_size": st.column_config.NumberColumn("batch_size", min_value=1, step=1),
+        "processes": st.column_config.NumberColumn("processes", min_value=1, step=1),
+        "memory_gb": st.column_config.NumberColumn("memory_gb", min_value=0.0, format="%g"),
     }
 
 

@@ -11,11 +11,11 @@ import streamlit as st
 from recommender import charts
 from recommender.catalog import Catalog
 from recommender.page.common import show_unplaced
-from recommender.plan import Plan
+from recommender.plan import Plan, SolverStats
 from recommender.problem import Problem
 from recommender.report import format_gap
 from recommender.solve import Progress
-from recommender.whatif import compare_to_baseline
+from recommender.whatif import compare_to_baseline, profile_mix_frame, throughput_table
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,7 @@ def render_plan_tab(shown: ShownPlan, problem: Problem, catalog: Catalog) -> Non
         st.subheader("Compute and memory use")
         frame = charts.utilization_frame(plan, problem, catalog)
         st.altair_chart(charts.utilization_chart(frame), width="stretch")
+    render_throughput(plan)
     st.subheader("Where each workload runs")
     placement = charts.placement_frame(plan, [w.name for w in problem.workloads])
     pools = [p.pool for p in problem.pools]
@@ -137,4 +138,47 @@ def render_plan_tab(shown: ShownPlan, problem: Problem, catalog: Catalog) -> Non
         if not history.empty:
             st.altair_chart(charts.progress_chart(history), width="stretch")
         if plan.solver is not None:
+            if plan.solver.seconds:
+                st.caption(time_split_text(plan.solver))
             st.json(plan.solver.model_dump(), expanded=False)
+
+
+def time_split_text(stats: SolverStats) -> str:
+    """Where the time limit went, part by part (the same split the CLI prints)."""
+    limit = f" of the {stats.time_limit_seconds:g} s limit" if stats.time_limit_seconds else ""
+    parts = ", ".join(f"{part} {seconds:.1f} s" for part, seconds in stats.seconds.items())
+    return f"{stats.wall_seconds:.1f} s{limit}: {parts}."
+
+
+def render_throughput(plan: Plan) -> None:
+    """Per workload given as a request rate: the rate it needs against the rate the plan's
+    instances serve (from the performance table), and the profile mix chosen for it."""
+    table = throughput_table(plan)
+    if table.empty:
+        return
+    st.subheader("Throughput: required vs served")
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(charts.served_share_chart(table), width="stretch")
+    with right:
+        st.altair_chart(charts.profile_mix_chart(profile_mix_frame(plan)), width="stretch")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "workload": st.column_config.TextColumn("workload", width="medium"),
+            "model": st.column_config.TextColumn("model"),
+            "required_rps": st.column_config.NumberColumn("required req/s", format="%,.1f"),
+            "served_rps": st.column_config.NumberColumn("served req/s", format="%,.1f"),
+            "served_share": st.column_config.NumberColumn("served", format="percent"),
+            "latency_ms": st.column_config.NumberColumn("latency objective (ms)", format="%g"),
+            "instances": st.column_config.NumberColumn("instances"),
+            "profile_mix": st.column_config.TextColumn("profile mix", width="medium"),
+        },
+    )
+    st.caption(
+        "An instance serves the best measured throughput of its workload's model on its profile "
+        "that meets the workload's latency objective; profiles without a measurement serve "
+        "nothing (no interpolation)."
+    )

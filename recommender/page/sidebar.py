@@ -8,6 +8,7 @@ import streamlit as st
 
 from recommender.errors import InputError
 from recommender.page.common import md_escape
+from recommender.page.replan import render_current_state
 from recommender.page.state import (
     MAX_TIME_LIMIT,
     MIN_TIME_LIMIT,
@@ -18,6 +19,7 @@ from recommender.page.state import (
     load_inputs,
     notice,
     reset_to_sample,
+    switch_to_throughput_sample,
 )
 from recommender.problem import Problem
 from recommender.whatif import (
@@ -31,7 +33,8 @@ from recommender.whatif import (
 
 
 def render_uploads() -> None:
-    """The three uploaders, the inputs' sources and the way back to the sample."""
+    """The input uploaders, the inputs' sources, the ways back to the samples, then the running
+    fleet (a current state to re-plan from) and its budgets."""
     with st.sidebar:
         st.header("Inputs")
         uploads = {
@@ -47,16 +50,34 @@ def render_uploads() -> None:
                 key="upload_catalog",
                 max_upload_size=MAX_UPLOAD_MB,
             ),
+            "performance": st.file_uploader(
+                "Performance table CSV (optional, for request rates)",
+                type=["csv"],
+                key="upload_performance",
+                max_upload_size=MAX_UPLOAD_MB,
+                help="Measured throughput per model, GPU model and profile: what sizes the "
+                "workloads given as requests_per_second.",
+            ),
         }
         process_uploads(uploads)
         sources = st.session_state.inputs.sources
+        performance = sources.get("performance")
         st.caption(
             md_escape(
                 f"Using workloads: {sources['workloads']}; fleet: {sources['fleet']}; "
-                f"catalog: {sources['catalog']}."
+                f"catalog: {sources['catalog']}"
+                + (f"; performance: {performance}." if performance else ".")
             )
         )
-        st.button("Back to the sample data", on_click=reset_to_sample)
+        left, right = st.columns(2)
+        left.button("Back to the sample data", on_click=reset_to_sample)
+        right.button(
+            "Throughput sample",
+            on_click=switch_to_throughput_sample,
+            help="Services given as request rates, sized from a measured performance table "
+            "(MLPerf Inference figures on A100 MIG profiles).",
+        )
+        render_current_state(st.session_state.inputs)
 
 
 def process_uploads(uploads: dict[str, Any]) -> None:
@@ -87,7 +108,9 @@ def process_uploads(uploads: dict[str, Any]) -> None:
         for kind, (name, _data) in ss.pending.items():
             sources[kind] = f"uploaded {name}"
         try:
-            inputs = load_inputs(files["workloads"], files["fleet"], files["catalog"], sources)
+            inputs = load_inputs(
+                files["workloads"], files["fleet"], files["catalog"], sources, files["performance"]
+            )
         except InputError as exc:
             ss.upload_errors = exc.report()
         else:
@@ -118,7 +141,8 @@ def render_knobs(problem: Problem) -> Knobs:
             max_value=MAX_DEMAND_MULTIPLIER,
             step=0.1,
             key="demand_multiplier",
-            help="Every workload's replicas times this, rounded up.",
+            help="Every workload's replicas times this, rounded up; a workload given as a "
+            "request rate has its rate times this (its minimum instances stay).",
         )
         st.multiselect("GPU models switched off", fleet_models, key="models_off")
         st.number_input(

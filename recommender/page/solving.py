@@ -13,6 +13,7 @@ import streamlit as st
 from recommender.baselines import baselines_for
 from recommender.catalog import Catalog
 from recommender.jobs import QUEUED, SolveJob, SolveJobs, solve_key, solve_task
+from recommender.page.replan import Replan, replan_options
 from recommender.page.state import default_time_limit, sample_inputs
 from recommender.plan import Plan
 from recommender.problem import Problem
@@ -22,7 +23,9 @@ from recommender.whatif import Knobs, apply_knobs
 LOG = logging.getLogger("mig-recommender.app")
 # Each solve gets the cores no other solve uses (recommender.jobs); this caps one solve.
 MAX_SOLVER_WORKERS = 8
-# Building the model and expanding the plan come on top of the solver's time limit.
+# The time limit covers building the model, solving and expanding the plan (`solve` keeps time
+# back for the expansion); the independent check of the plan comes on top, and takes seconds on
+# inputs of 100,000s of rows.
 SOLVE_OVERHEAD_SECONDS = 15.0
 POLL_SECONDS = 0.2
 # A page shows a plan within this long: the solve's if it is done by then, else a provisional
@@ -33,9 +36,11 @@ MAX_QUEUE_WAIT_SECONDS = 600.0
 PROVISIONAL_BASELINE = "best-fit-decreasing"
 
 
-def solve_options(knobs: Knobs) -> SolveOptions:
-    """The solver options of the knobs; the solver threads are granted when the solve starts."""
-    return SolveOptions(time_limit_seconds=knobs.time_limit_seconds, workers=1)
+def solve_options(knobs: Knobs, replan: Replan | None = None) -> SolveOptions:
+    """The solver options of the knobs (and of a re-plan: the running fleet and its budgets);
+    the solver threads are granted when the solve starts."""
+    options = SolveOptions(time_limit_seconds=knobs.time_limit_seconds, workers=1)
+    return replan_options(options, replan)
 
 
 @st.cache_resource(show_spinner=False)
@@ -92,10 +97,12 @@ def wait_for(job: SolveJob, area: Any, total_replicas: int, at_most: float | Non
     return job.done.is_set()
 
 
-def request_plan(problem: Problem, catalog: Catalog, knobs: Knobs) -> SolveJob:
+def request_plan(
+    problem: Problem, catalog: Catalog, knobs: Knobs, replan: Replan | None = None
+) -> SolveJob:
     """The job holding the plan for these inputs: a plan loaded with a scenario, a finished or
     running solve of the same inputs (any session's), or a new solve in the queue."""
-    options = solve_options(knobs)
+    options = solve_options(knobs, replan)
     key = solve_key(problem, catalog, options)
     known = st.session_state.known_plans.get(key)
     if known is not None:

@@ -22,11 +22,15 @@ from recommender.whatif import (
     MAX_REPLICAS,
     catalog_from_upload,
     fleet_table,
+    performance_table,
     table_to_csv,
     workloads_table,
 )
 
 SAMPLE_DIR = BUILTIN_CATALOG_PATH.parent
+# The throughput sample (rates, a performance table) and the sample's running fleet.
+THROUGHPUT_SAMPLE_DIR = SAMPLE_DIR / "throughput"
+SAMPLE_CURRENT = SAMPLE_DIR / "current.json"
 TIME_LIMIT_ENV = "MIG_RECOMMENDER_TIME_LIMIT"
 FALLBACK_TIME_LIMIT = 10.0
 MIN_TIME_LIMIT, MAX_TIME_LIMIT = 1.0, 600.0
@@ -74,6 +78,9 @@ def loaded(
         fleet_csv=table_to_csv(fleet_table(problem.pools)),
         catalog_file=catalog_file.decode("utf-8") if catalog_file is not None else None,
         catalog_name=catalog_name if catalog_file is not None else None,
+        performance_csv=(
+            table_to_csv(performance_table(problem.performance)) if problem.performance else None
+        ),
     )
     return LoadedInputs(files=files, sources=sources, catalog=catalog, problem=problem)
 
@@ -83,8 +90,10 @@ def load_inputs(
     fleet: NamedFile,
     catalog_file: NamedFile | None,
     sources: dict[str, str],
+    performance: NamedFile | None = None,
 ) -> LoadedInputs:
-    """Both CSVs (and a catalog file); raises InputError with every issue."""
+    """Both CSVs (and a catalog file, a performance table); raises InputError with every
+    issue."""
     catalog_name, catalog_data = catalog_file if catalog_file else (None, None)
     if catalog_data is None:
         catalog = load_catalog()
@@ -97,6 +106,8 @@ def load_inputs(
         workloads_label=workloads[0],
         fleet_label=fleet[0],
         max_replicas=MAX_REPLICAS,
+        performance=None if performance is None else performance[1],
+        performance_label=None if performance is None else performance[0],
     )
     return loaded(problem, catalog, catalog_data, catalog_name, sources)
 
@@ -112,6 +123,23 @@ def sample_inputs() -> LoadedInputs:
     )
 
 
+@st.cache_resource(show_spinner=False)
+def throughput_sample_inputs() -> LoadedInputs:
+    """The bundled throughput sample: services given as request rates, a performance table."""
+    return load_inputs(
+        ("workloads.csv", (THROUGHPUT_SAMPLE_DIR / "workloads.csv").read_bytes()),
+        ("fleet.csv", (THROUGHPUT_SAMPLE_DIR / "fleet.csv").read_bytes()),
+        None,
+        {
+            "workloads": "throughput sample",
+            "fleet": "throughput sample",
+            "catalog": "built-in",
+            "performance": "throughput sample",
+        },
+        ("performance.csv", (THROUGHPUT_SAMPLE_DIR / "performance.csv").read_bytes()),
+    )
+
+
 def current_files(inputs: LoadedInputs) -> dict[str, NamedFile | None]:
     """The current inputs as files again, to load together with newly uploaded ones."""
     files = inputs.files
@@ -121,6 +149,11 @@ def current_files(inputs: LoadedInputs) -> dict[str, NamedFile | None]:
         "catalog": (
             (files.catalog_name or "catalog.json", files.catalog_file.encode())
             if files.catalog_file is not None
+            else None
+        ),
+        "performance": (
+            ("performance.csv", files.performance_csv.encode())
+            if files.performance_csv is not None
             else None
         ),
     }
@@ -153,6 +186,17 @@ def init_session() -> None:
     ss.models_off = []
     ss.time_limit = default_time_limit()
     ss.scenario_name = ""
+    # The running fleet to re-plan from (recommender.page.replan): the last file that loaded,
+    # as (label, bytes), where it came from, and the uploader's generation (Clear empties it).
+    ss.current_file = None
+    ss.current_source = ""
+    ss.current_upload_errors = ""
+    ss.current_version = 0
+    ss.max_recarve = None
+    ss.max_moves = None
+    ss.wave_size = 1
+    # The frontier key this session asked to compute (None: not asked for these inputs).
+    ss.frontier_asked = None
     # Names this session in the shared solve queue (recommender.jobs).
     ss.session_id = uuid.uuid4().hex
 
@@ -182,3 +226,8 @@ def take_notices() -> list[tuple[str, str]]:
 def reset_to_sample() -> None:
     commit_inputs(sample_inputs())
     notice("success", "Back to the sample data.")
+
+
+def switch_to_throughput_sample() -> None:
+    commit_inputs(throughput_sample_inputs())
+    notice("success", "Switched to the throughput sample: services given as request rates.")
