@@ -251,6 +251,8 @@ def measure_xl(directory: Path) -> dict:
         {
             "load_seconds": round(loaded - started, 2),
             "total_seconds": round(written - started, 2),
+            # Up to the plan's assembly; the rest of `seconds` is the transition and its waves.
+            "solver_wall_seconds": plan.solver.wall_seconds if plan.solver else None,
             "peak_rss_bytes": peak,
             "groups_variables": plan.solver.variables if plan.solver else None,
         }

@@ -583,7 +583,14 @@ def frontier_chart(frame: pd.DataFrame, current_cost_per_hour: float) -> alt.Lay
         scale=alt.Scale(domain=kinds, range=[FRONTIER_KIND_COLORS[k] for k in kinds]),
         legend=alt.Legend(orient="bottom"),
     )
-    x = alt.X("moved_replicas:Q", title="replicas moved", axis=alt.Axis(tickMinStep=1, format="d"))
+    # Room right of the last point for its label.
+    right = max(1.0, float(frame["moved_replicas"].max()) * 1.2)
+    x = alt.X(
+        "moved_replicas:Q",
+        title="replicas moved",
+        axis=alt.Axis(tickMinStep=1, format="d"),
+        scale=alt.Scale(domain=[0, right], nice=False),
+    )
     y = alt.Y("cost_per_hour:Q", title="$ per hour", scale=alt.Scale(zero=False))
     base = alt.Chart(frame)
     line = base.mark_line(color="#b0b0b0").encode(x=x, y=y, order="moved_replicas:Q")
@@ -645,19 +652,24 @@ def served_share_chart(table: pd.DataFrame) -> alt.LayerChart:
             for share in table["served_share"]
         ],
         text=[
-            f"{served:,.0f} of {required:,.0f} req/s"
+            f"{served:,.0f} / {required:,.0f}"
             for served, required in zip(table["served_rps"], table["required_rps"], strict=True)
         ],
     )
-    y = alt.Y("workload:N", sort=None, title=None, axis=alt.Axis(labelLimit=200))
+    # Room right of the longest bar for its label.
+    right = max(1.0, float(frame["served_share"].max())) * 1.4
+    y = alt.Y(
+        "workload:N", sort=None, title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False)
+    )
     bars = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
             x=alt.X(
                 "served_share:Q",
-                title="share of the required rate served",
+                title="share of the required rate served (labels: served / required req/s)",
                 axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, right], nice=False),
             ),
             y=y,
             color=alt.Color(
@@ -700,8 +712,13 @@ def profile_mix_chart(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X(
                 "sum(instances):Q", title="instances", axis=alt.Axis(tickMinStep=1, format="d")
             ),
-            y=alt.Y("workload:N", sort=None, title=None, axis=alt.Axis(labelLimit=200)),
-            color=alt.Color("profile:N", title="profile", legend=alt.Legend(orient="bottom")),
+            y=alt.Y(
+                "workload:N",
+                sort=None,
+                title=None,
+                axis=alt.Axis(labelLimit=200, labelOverlap=False),
+            ),
+            color=alt.Color("profile:N", title=None, legend=alt.Legend(orient="bottom")),
             tooltip=["workload", "profile", "instances"],
         )
         .properties(height=26 * max(frame["workload"].nunique(), 1) + AXIS_HEIGHT + LEGEND_PADDING)

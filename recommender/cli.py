@@ -28,6 +28,7 @@ from recommender.catalog import Catalog
 from recommender.errors import InputError
 from recommender.exports import EXPORTS
 from recommender.frontier import DEFAULT_POINTS, frontier
+from recommender.gcpause import collector_paused
 from recommender.plan import Plan, PlanGpu
 from recommender.problem import Problem
 from recommender.progress import ProgressLine, is_tty
@@ -375,6 +376,12 @@ def run_plan(args: argparse.Namespace) -> int:
         for flag, value in (("--max-recarve", args.max_recarve), ("--max-moves", args.max_moves)):
             if value is not None:
                 raise UsageError(f"{flag} needs --current (the fleet as it runs now)")
+    # A run reads, builds and writes objects by the million, without reference cycles.
+    with collector_paused():
+        return _plan_and_write(args)
+
+
+def _plan_and_write(args: argparse.Namespace) -> int:
     from recommender import cli_cluster
 
     # --time-limit covers reading, solving and writing: one clock, started before reading.

@@ -28,6 +28,7 @@ from recommender.expand import (
     solution_from_gpus,
 )
 from recommender.formulation import Formulation, build_formulation
+from recommender.gcpause import collector_paused
 from recommender.greedy import (
     Packing,
     best_fit_contents,
@@ -118,13 +119,15 @@ def solve(
     placement = _placement_stage(run)
     run.lap("placement")
     if placement.solution is None:
-        return _timed(run, _no_plan(run, placement))
+        with collector_paused():
+            return _timed(run, _no_plan(run, placement))
     cost = _cost_stage(run, placement)
     run.lap("cost")
     if run.formulation.replanning:
         _disruption_stage(run, cost)
         run.lap("re-planning")
-    return _timed(run, _finish(run, placement, cost))
+    with collector_paused():  # a plan of a million objects and no cycles (`gcpause`)
+        return _timed(run, _finish(run, placement, cost))
 
 
 def _timed(run: _Run, plan: Plan) -> Plan:

@@ -706,7 +706,8 @@ def throughput_table(plan: Plan) -> pd.DataFrame:
         }
         for t in served
     ]
-    return pd.DataFrame(rows, columns=list(THROUGHPUT_TABLE_COLUMNS_SHOWN))
+    frame = pd.DataFrame(rows, columns=list(THROUGHPUT_TABLE_COLUMNS_SHOWN))
+    return frame.astype({"latency_ms": "float64", "served_share": "float64"})
 
 
 def profile_mix_frame(plan: Plan) -> pd.DataFrame:
@@ -720,3 +721,14 @@ def profile_mix_frame(plan: Plan) -> pd.DataFrame:
         if n
     ]
     return pd.DataFrame(rows, columns=["workload", "profile", "instances"])
+
+
+def rate_served_share(plan: Plan) -> float | None:
+    """The share of all throughput workloads' required rate a plan serves (each workload counted
+    up to its rate), or None when the plan has no throughput workload. For rate workloads the
+    replica counts of two plans differ by design (instances are sized); this is what compares."""
+    served = plan.summary.throughput if plan.summary is not None else []
+    required = sum(t.required_rps for t in served)
+    if not served or required <= 0:
+        return None
+    return sum(min(t.served_rps, t.required_rps) for t in served) / required

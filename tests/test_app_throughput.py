@@ -81,7 +81,11 @@ def test_the_demand_multiplier_scales_the_rates(catalog: Catalog) -> None:
 def test_the_baselines_tab_shows_the_throughput_baselines() -> None:
     at = throughput_page()
     open_tab(at, "Baselines")
-    planners = list(at.dataframe[0].value["planner"])
+    table = at.dataframe[0].value
+    planners = list(table["planner"])
+    # The optimized plan serves every rate in full; the rate column says it.
+    assert table.iloc[0]["planner"] == "Optimized plan"
+    assert table.iloc[0]["rate_served"] == pytest.approx(1.0)
     for baseline in baselines_for(at.session_state["problem"]):
         assert baseline.display_name in planners
     assert BASELINES["biggest-instance"].display_name in planners

@@ -42,8 +42,7 @@ def running_fleets(draw: st.DrawFn) -> tuple[Pool, ...]:
 def unrestricted(draw: st.DrawFn) -> tuple[Workload, ...]:
     """Workloads allowed on every model, so a baseline places some of them."""
     return tuple(
-        w.model_copy(update={"gpu_models": None})
-        for w in draw(workloads(count=(1, 4), replicas=4))
+        w.model_copy(update={"gpu_models": None}) for w in draw(workloads(count=(1, 4), replicas=4))
     )
 
 

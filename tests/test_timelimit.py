@@ -203,3 +203,27 @@ def test_baselines_on_many_rows_plan_merged_and_name_every_row(
                 by_group[group_of.get(instance.workload, instance.workload)] += 1
     merged_hosted = Counter(i.workload for g in merged_plan.gpus for i in g.instances if i.workload)
     assert by_group == merged_hosted
+
+
+def test_collector_pauses_for_overlapping_phases_and_runs_again_after_the_last() -> None:
+    import gc
+
+    from recommender.gcpause import collector_paused
+
+    assert gc.isenabled()
+    first = collector_paused()
+    first.__enter__()
+    assert not gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a phase failing")
+    assert not gc.isenabled()  # the first phase still runs
+    first.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

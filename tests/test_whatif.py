@@ -210,7 +210,7 @@ def test_tables_round_trip_through_the_csv_readers(catalog: Catalog) -> None:
     fleet_csv = table_to_csv(fleet_table(problem.pools))
     again = load_problem(workloads_csv.encode(), fleet_csv.encode(), catalog)
     assert again.model_dump() == problem.model_dump()
-    assert workloads_csv.splitlines()[1] == "llm,18.5,3,2,A100-80GB|H100-80GB,2,false,true"
+    assert workloads_csv.splitlines()[1] == "llm,18.5,3,2,A100-80GB|H100-80GB,2,false,true,1,,,"
 
 
 def test_an_emptied_cell_is_reported_with_its_line(catalog: Catalog) -> None:

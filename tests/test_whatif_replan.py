@@ -35,6 +35,7 @@ from recommender.whatif import (
     performance_table,
     profile_mix_frame,
     profile_mix_text,
+    rate_served_share,
     released_gpus,
     table_to_csv,
     throughput_table,
@@ -201,12 +202,32 @@ def test_throughput_table_and_mix_agree_with_the_plan(
     assert charts.profile_mix_chart(mix).to_dict()["mark"]["type"] == "bar"
 
 
+def test_rate_served_share_counts_each_workload_up_to_its_rate(
+    throughput_problem: Problem, catalog: Catalog
+) -> None:
+    from recommender.baselines import BASELINES
+
+    whole = BASELINES["whole-gpu"](throughput_problem, catalog)
+    assert_valid(whole, throughput_problem, catalog)
+    assert whole.summary is not None
+    served = whole.summary.throughput
+    expected = sum(min(t.served_rps, t.required_rps) for t in served) / sum(
+        t.required_rps for t in served
+    )
+    share = rate_served_share(whole)
+    assert share == pytest.approx(expected)
+    # Whole GPUs leave rated workloads unserved in the sample; over-serving one never makes up.
+    assert whole.unplaced and share is not None and share < 1
+    assert rate_served_share(solve(throughput_problem, catalog, QUICK)) == pytest.approx(1.0)
+
+
 def test_profile_mix_text_orders_by_count() -> None:
     assert profile_mix_text({"7g.80gb": 1, "1g.10gb": 3}) == "3 x 1g.10gb + 1 x 7g.80gb"
     assert profile_mix_text({"1g.10gb": 0}) == ""
 
 
 def test_a_plan_without_throughput_has_an_empty_table(replanned: Plan) -> None:
+    assert rate_served_share(replanned) is None
     assert throughput_table(replanned).empty
     assert profile_mix_frame(replanned).empty
 

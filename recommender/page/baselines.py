@@ -10,7 +10,7 @@ import streamlit as st
 from recommender.baselines import BASELINE_DISPLAY_NAMES
 from recommender.page.common import md_escape, show_unplaced
 from recommender.plan import Plan
-from recommender.whatif import baseline_comparison
+from recommender.whatif import baseline_comparison, rate_served_share
 
 
 def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
@@ -19,6 +19,12 @@ def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
     }
     table = baseline_comparison(plan, good)
     table["saving"] = [saving_text(row) for row in table.itertuples()]
+    # Workloads given as rates: what each planner serves of them (instances are sized, so the
+    # replica counts differ by design).
+    shares = [rate_served_share(p) for p in [plan, *good.values()]]
+    rates = any(share is not None for share in shares)
+    if rates:
+        table["rate_served"] = shares
     st.dataframe(
         table.drop(columns=["plan_saves_per_hour", "plan_saves_percent"]),
         hide_index=True,
@@ -30,11 +36,18 @@ def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
             "gpus_used",
             "replicas_placed",
             "replicas_unplaced",
+            *(["rate_served"] if rates else []),
             "saving",
             "note",
         ],
         column_config={
-            "planner": st.column_config.TextColumn("planner", width=170),
+            "planner": st.column_config.TextColumn("planner", width=230 if rates else 170),
+            "rate_served": st.column_config.NumberColumn(
+                "rate served",
+                format="percent",
+                width=85,
+                help="Share of the throughput workloads' required request rate served.",
+            ),
             "cost_per_hour": st.column_config.NumberColumn("$/h", format="dollar", width=95),
             "cost_per_month": st.column_config.NumberColumn("$/month", format="dollar", width=115),
             "gpus_used": st.column_config.NumberColumn("GPUs used", width=85),
@@ -49,6 +62,12 @@ def render_baselines_tab(plan: Plan, baselines: dict[str, Plan | str]) -> None:
         "same replicas, or fewer at a higher cost (then it is a floor). Whole GPUs: one replica "
         "per GPU, no MIG. all-balanced: mig-parted's all-balanced layout on every used GPU, "
         "filled greedily."
+        + (
+            " For workloads given as request rates, replicas are instances the planner sizes: "
+            "compare the rate served."
+            if rates
+            else ""
+        )
     )
     for key, result in baselines.items():
         name = BASELINE_DISPLAY_NAMES.get(key, key)

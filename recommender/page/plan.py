@@ -157,7 +157,7 @@ def render_throughput(plan: Plan) -> None:
     if table.empty:
         return
     st.subheader("Throughput: required vs served")
-    left, right = st.columns(2)
+    left, right = st.columns([3, 2])
     with left:
         st.altair_chart(charts.served_share_chart(table), width="stretch")
     with right:

@@ -377,19 +377,20 @@ def render_rollout(plan: Plan) -> None:
         wave_table(transition),
         hide_index=True,
         width="stretch",
+        # Widths that fit a 1280 px window; long cells show whole on hover.
         column_config={
-            "wave": st.column_config.NumberColumn("wave", width=50),
-            "kind": st.column_config.TextColumn("kind", width=65),
-            "nodes": st.column_config.TextColumn("nodes", width="medium"),
-            "gpus_recarved": st.column_config.TextColumn("GPUs re-carved", width="medium"),
-            "gpus_released": st.column_config.TextColumn("GPUs released", width="medium"),
-            "gpus_carved": st.column_config.TextColumn("GPUs carved", width="medium"),
-            "moves": st.column_config.NumberColumn("moves", width=60),
-            "lowest_running": st.column_config.TextColumn("lowest running", width="medium"),
+            "wave": st.column_config.NumberColumn("wave", width=45),
+            "kind": st.column_config.TextColumn("kind", width=62),
+            "nodes": st.column_config.TextColumn("nodes", width=150),
+            "gpus_recarved": st.column_config.TextColumn("GPUs re-carved", width=150),
+            "gpus_released": st.column_config.TextColumn("GPUs released", width=150),
+            "gpus_carved": st.column_config.TextColumn("GPUs carved", width=150),
+            "moves": st.column_config.NumberColumn("moves", width=55),
+            "lowest_running": st.column_config.TextColumn("lowest running", width=140),
         },
     )
     moves = move_table(transition)
-    with st.expander(f"Every replica move ({len(moves):,})"):
+    with st.expander(f"Every replica started, stopped or moved ({len(moves):,})"):
         st.dataframe(moves, hide_index=True, width="stretch")
     if transition.notes:
         with st.expander("Rollout notes"):
@@ -441,7 +442,21 @@ def render_frontier(request: FrontierRequest | None, job: SolveJob | None) -> No
         help="Every tab (and every download) then shows that plan.",
     )
     table = frame.drop(columns=["point", "text", "picked"])
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "label": st.column_config.TextColumn("point", width=120),
+            "moved_replicas": st.column_config.NumberColumn("replicas moved"),
+            "recarved_gpus": st.column_config.NumberColumn("GPUs re-carved"),
+            "cost_per_hour": st.column_config.NumberColumn("$/h", format="dollar"),
+            "lower_bound_per_hour": st.column_config.NumberColumn("bound $/h", format="dollar"),
+            "gap": st.column_config.TextColumn("gap"),
+            "replicas_placed": st.column_config.NumberColumn("replicas placed"),
+            "replicas_total": st.column_config.NumberColumn("replicas asked"),
+        },
+    )
     bad = [n for n, v in enumerate(result.violations) if v]
     if bad:
         st.error(f"The independent check found problems in {len(bad)} frontier plans.")

@@ -69,9 +69,9 @@ def render_uploads() -> None:
                 + (f"; performance: {performance}." if performance else ".")
             )
         )
-        left, right = st.columns(2)
-        left.button("Back to the sample data", on_click=reset_to_sample)
-        right.button(
+        buttons = st.container(horizontal=True, gap="small")
+        buttons.button("Back to the sample data", on_click=reset_to_sample)
+        buttons.button(
             "Throughput sample",
             on_click=switch_to_throughput_sample,
             help="Services given as request rates, sized from a measured performance table "
