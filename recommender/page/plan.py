@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from recommender import charts
@@ -162,8 +163,10 @@ def render_throughput(plan: Plan) -> None:
         st.altair_chart(charts.served_share_chart(table), width="stretch")
     with right:
         st.altair_chart(charts.profile_mix_chart(profile_mix_frame(plan)), width="stretch")
+    # No objective is a fact to state, not a missing number (Streamlit would print "None").
+    objective = table["latency_ms"].map(lambda ms: "none" if pd.isna(ms) else f"{ms:g}")
     st.dataframe(
-        table,
+        table.assign(latency_ms=objective),
         hide_index=True,
         width="stretch",
         column_config={
@@ -172,7 +175,7 @@ def render_throughput(plan: Plan) -> None:
             "required_rps": st.column_config.NumberColumn("required req/s", format="%,.1f"),
             "served_rps": st.column_config.NumberColumn("served req/s", format="%,.1f"),
             "served_share": st.column_config.NumberColumn("served", format="percent"),
-            "latency_ms": st.column_config.NumberColumn("latency objective (ms)", format="%g"),
+            "latency_ms": st.column_config.TextColumn("latency objective (ms)"),
             "instances": st.column_config.NumberColumn("instances"),
             "profile_mix": st.column_config.TextColumn("profile mix", width="medium"),
         },
