@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.results import replace_section
 from benchmarks.run import DEFAULT_OUT, GIB, REPO, machine_info
 
 TARGET_SECONDS = 5.0
 BAD_ROWS = 10_000
-SECTION_START = "<!-- reading benchmark: written by python -m benchmarks.reading -->"
-SECTION_END = "<!-- end of reading benchmark -->"
+SECTION = "reading"  # its section of RESULTS.md (benchmarks/results.py)
 HEADER = "name,memory_gb,compute_slices,replicas,gpu_models,priority,media,spread\n"
 TEAMS = ("search", "ads-ranking", "assistant", "vision", "speech", "batch-eval", "notebooks")
 SERVICES = ("llama-3-8b-instruct", "bge-large-en", "whisper-large-v3", "sdxl-base", "qwen2-72b-awq")
@@ -151,7 +151,6 @@ def section(results: list[dict], command: str, seed: int) -> str:
     load = ", ".join(f"{x:.2f}" for x in machine["load_average"] or ())
     written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        SECTION_START,
         "## Reading inputs (issue 7)",
         "",
         f"Written {written} by `{command}` (seed {seed}). Target: {results[0]['rows']:,} workload "
@@ -182,21 +181,8 @@ def section(results: list[dict], command: str, seed: int) -> str:
         "(or the InputError with every issue), each run in a fresh process; the result is the "
         "fastest run (the others show what else the shared machine was doing). Peak memory: "
         "that run's `ru_maxrss`.",
-        SECTION_END,
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(out: Path, text: str) -> None:
-    """Replace this benchmark's section of `out` (or append it), leaving the rest as it is."""
-    current = out.read_text(encoding="utf-8") if out.exists() else "# Benchmark results\n"
-    if SECTION_START in current and SECTION_END in current:
-        before, rest = current.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        updated = before + text + ("\n" + after if after else "")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    out.write_text(updated, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.reading" + (
         "" if argv is None and len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:])
     )
-    write_section(args.out, section(results, command, args.seed))
+    replace_section(args.out, SECTION, section(results, command, args.seed))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(r["met"] for r in results) else 1
 

@@ -29,9 +29,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.generate import write_instance
+from benchmarks.results import replace_section
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
+SECTION = "scale"  # its section of RESULTS.md (benchmarks/results.py)
 WORKERS = 2
 SOLVER_SEED = 0
 GIB = 1024**3
@@ -383,13 +385,13 @@ def render_markdown(report: dict) -> str:
     ram = f"{machine['ram_bytes'] / GIB:.1f} GiB" if machine["ram_bytes"] else "unknown"
     load = machine["load_average"]
     lines = [
-        "# Benchmark results",
+        "## Scale and quality of fresh plans",
         "",
         f"Written {report['date']} by `{report['command']}` (instance seed {report['seed']}, "
         f"solver seed {SOLVER_SEED}, {WORKERS} workers). How to read this page: "
         "`benchmarks/README.md`.",
         "",
-        "## Machine",
+        "### Machine",
         "",
         f"- CPU: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} usable)",
         f"- RAM: {ram}",
@@ -399,7 +401,7 @@ def render_markdown(report: dict) -> str:
     ]
     if load:
         lines.append("- Load average when the run started: " + ", ".join(f"{x:.2f}" for x in load))
-    lines += ["", "## Summary", ""]
+    lines += ["", "### Summary", ""]
     lines += _summary_table(report["sizes"])
     for record in report["sizes"]:
         lines += ["", *_size_section(record)]
@@ -434,7 +436,7 @@ def _summary_table(records: list[dict]) -> list[str]:
 
 def _size_section(record: dict) -> list[str]:
     size = record["size"]
-    title = f"## {size['name']}: {size['gpus']:,} GPUs, {size['replicas']:,} replicas"
+    title = f"### {size['name']}: {size['gpus']:,} GPUs, {size['replicas']:,} replicas"
     lines = [title, ""]
     if size["note"]:
         lines += [f"_{size['note']}._", ""]
@@ -566,23 +568,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["sizes"].append(record)
             print(f"{size.name}: {_one_line(record)}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    kept = _replan_section(args.out)
-    args.out.write_text(render_markdown(report) + kept, encoding="utf-8")
+    replace_section(args.out, SECTION, render_markdown(report))
     json_path = args.json or args.out.with_suffix(".json")
     json_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out} and {json_path}", file=sys.stderr)
     return 0
-
-
-def _replan_section(out: Path) -> str:
-    """The re-planning section `benchmarks.replan` wrote into RESULTS.md, kept on a rewrite."""
-    from benchmarks.replan import SECTION_END, SECTION_START
-
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if SECTION_START not in text or SECTION_END not in text:
-        return ""
-    section = text.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0]
-    return f"\n{SECTION_START}{section}{SECTION_END}\n"
 
 
 def _one_line(record: dict) -> str:

@@ -42,6 +42,7 @@ from benchmarks.browser import (
     wait_for_final_plan,
 )
 from benchmarks.generate import write_instance
+from benchmarks.results import replace_section
 from recommender.plan import Plan
 from recommender.reading import load_catalog, load_problem
 from recommender.validate import validate_plan
@@ -51,7 +52,7 @@ REPLICAS_PER_GPU = 5
 LATE_VISITOR_DELAY = 3.0
 WAIT_SECONDS = 600
 ARTIFACTS = ROOT / "test-artifacts"
-BEGIN, END = "<!-- sessions:begin -->", "<!-- sessions:end -->"
+SECTION = "sessions"  # its section of RESULTS.md (benchmarks/results.py)
 
 
 @dataclass
@@ -248,7 +249,6 @@ def report(measured: dict[str, object], command: str) -> str:
     peak = measured["server_peak_rss_mib"]
     load = ", ".join(f"{x:.2f}" for x in measured["load"])  # type: ignore[attr-defined]
     lines = [
-        BEGIN,
         "## Concurrent sessions (the page)",
         "",
         f"Written {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by `{command}`: "
@@ -280,21 +280,8 @@ def report(measured: dict[str, object], command: str) -> str:
         "`provisional` (best fit decreasing, shown while the solve queues or runs) or the solved "
         "one. Solves run at most one per core, each with the cores the others leave; the rest "
         "wait in a queue the page shows, and each solve's time limit starts when it starts.",
-        END,
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the sessions section of `path` (or append it), leaving the rest alone."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -308,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     section = report(measure(args.time_limit), command)
     print(section)
     if not args.no_write:
-        write_section(args.out, section)
+        replace_section(args.out, SECTION, section)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks import reading
+from benchmarks.results import markers, replace_section
 
 
 def test_a_small_run_writes_its_section_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -13,11 +14,12 @@ def test_a_small_run_writes_its_section_and_keeps_the_rest(tmp_path: Path) -> No
     assert reading.main(["--rows", "3000", "--out", str(out)]) == 0
     first = out.read_text(encoding="utf-8")
     assert first.startswith("# Benchmark results\n\nThe solver's numbers.\n")
-    assert first.count(reading.SECTION_START) == 1 and first.count("| MET |") == 3
+    start, _end = markers(reading.SECTION)
+    assert first.count(start) == 1 and first.count("| MET |") == 3
     assert "30 of 30 (30 lines)" in first  # 1 row in 100 bad, every problem reported
-    reading.write_section(out, reading.SECTION_START + "\nnew\n" + reading.SECTION_END + "\n")
+    replace_section(out, reading.SECTION, "new")
     second = out.read_text(encoding="utf-8")
-    assert second.count(reading.SECTION_START) == 1 and "\nnew\n" in second
+    assert second.count(start) == 1 and "\nnew\n" in second
     assert second.startswith("# Benchmark results\n\nThe solver's numbers.\n")
 
 
