@@ -26,7 +26,7 @@ from typing import Any
 
 from recommender.catalog import Catalog
 from recommender.errors import InputError
-from recommender.exports import EXPORTS
+from recommender.exports import EXPORTS, ROLLOUT_EXPORTS, ExportFunction
 from recommender.frontier import DEFAULT_POINTS, frontier
 from recommender.gcpause import collector_paused
 from recommender.plan import Plan, PlanGpu
@@ -233,6 +233,14 @@ def _add_plan_command(commands: argparse._SubParsersAction) -> None:
             dest=_export_dest(key),
             metavar="OUT",
             help=f"write the {key} export to OUT (default name {file_name})",
+        )
+    for key, (file_name, _mime, _function) in ROLLOUT_EXPORTS.items():
+        plan.add_argument(
+            f"--{key}",
+            dest=_export_dest(key),
+            metavar="OUT",
+            help=f"with --current: write the {key} export to OUT (default name {file_name}; "
+            "--out-dir writes it too)",
         )
     plan.add_argument(
         "--out-dir",
@@ -497,19 +505,28 @@ def _output_paths(args: argparse.Namespace) -> dict[str, Path]:
     Checked before solving, so a typo in a path does not cost a whole solve.
     """
     outputs: dict[str, Path] = {}
+    registry = _exports_of(args)
+    for key in ROLLOUT_EXPORTS.keys() - registry.keys():
+        if getattr(args, _export_dest(key)) is not None:
+            raise UsageError(f"--{key} needs --current: a rollout is from the running fleet")
     if args.out_dir is not None:
         out_dir = Path(args.out_dir)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--out-dir {args.out_dir}: cannot create: {exc.strerror}") from None
-        outputs = {key: out_dir / file_name for key, (file_name, _, _) in EXPORTS.items()}
-    for key in EXPORTS:
+        outputs = {key: out_dir / file_name for key, (file_name, _, _) in registry.items()}
+    for key in registry:
         given = getattr(args, _export_dest(key))
         if given is not None:
             outputs[key] = Path(given)
     _check_output_paths(outputs)
     return outputs
+
+
+def _exports_of(args: argparse.Namespace) -> dict[str, tuple[str, str, ExportFunction]]:
+    """The exports this `plan` run can write: the rollout ones only from a running fleet."""
+    return {**EXPORTS, **ROLLOUT_EXPORTS} if args.current is not None else dict(EXPORTS)
 
 
 def _check_output_paths(outputs: dict[str, Path]) -> None:
@@ -528,15 +545,20 @@ def _check_output_paths(outputs: dict[str, Path]) -> None:
             raise UsageError(f"--{key} {path}: directory {parent} is not writable")
 
 
+# Scripts are written executable, like `chmod +x`.
+EXECUTABLE_EXPORTS = frozenset({"nvidia-smi", "rollout"})
+
+
 def _write_exports(
     outputs: dict[str, Path], plan: Plan, problem: Problem, catalog: Catalog
 ) -> list[tuple[str, Path]]:
     written: list[tuple[str, Path]] = []
+    registry = {**EXPORTS, **ROLLOUT_EXPORTS}
     for key, path in outputs.items():
-        _file_name, _mime, export = EXPORTS[key]
+        _file_name, _mime, export = registry[key]
         text = export(plan, problem, catalog)
         try:
-            write_text_atomically(path, text, executable=key == "nvidia-smi")
+            write_text_atomically(path, text, executable=key in EXECUTABLE_EXPORTS)
         except OSError as exc:
             raise UsageError(f"--{key} {path}: cannot write: {exc.strerror or exc}") from None
         written.append((key, path))

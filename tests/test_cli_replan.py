@@ -85,6 +85,8 @@ def test_check_current_catches_a_broken_budget(
         (["--current", "nowhere.json"], "nowhere.json: file not found"),
         (["--current", "{file}", "--max-moves", "-1"], "-1 must be a whole number >= 0"),
         (["--current", "{file}", "--wave-size", "0"], "0 must be a whole number >= 1"),
+        (["--rollout", "rollout.sh"], "--rollout needs --current"),
+        (["--waves", "waves.csv"], "--waves needs --current"),
     ],
 )
 def test_plan_current_usage_errors(current_file: Path, args: list[str], expected: str) -> None:
@@ -93,6 +95,41 @@ def test_plan_current_usage_errors(current_file: Path, args: list[str], expected
     assert run.code == 2
     assert expected in run.err
     assert "Traceback" not in run.err
+
+
+def test_out_dir_with_current_writes_the_rollout_script_and_wave_table(
+    tmp_path: Path, current_file: Path, problem: Problem, catalog: Catalog
+) -> None:
+    out_dir = tmp_path / "plan"
+    run = run_cli(
+        [
+            "plan",
+            *FILES,
+            "--current",
+            str(current_file),
+            "--time-limit",
+            "5",
+            "--out-dir",
+            str(out_dir),
+        ]
+    )
+    assert run.code == 0, run.err
+    plan = Plan.read(out_dir / "plan.json")
+    assert_valid(plan, problem, catalog, load_current(current_file, problem, catalog))
+    assert plan.transition is not None and plan.transition.waves
+    script = out_dir / "rollout.sh"
+    assert script.stat().st_mode & 0o111, "the rollout script is executable"
+    text = script.read_text(encoding="utf-8")
+    for wave in plan.transition.waves:
+        for node in wave.nodes:
+            assert node in text
+    rows = (out_dir / "rollout-waves.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) > 1
+    assert "rollout.sh" in run.out and "rollout-waves.csv" in run.out
+    # Without --current the same directory gets no rollout files.
+    fresh_dir = tmp_path / "fresh"
+    assert run_cli(["plan", *FILES, "--time-limit", "5", "--out-dir", str(fresh_dir)]).code == 0
+    assert not (fresh_dir / "rollout.sh").exists()
 
 
 def test_a_bad_current_state_is_an_input_error(tmp_path: Path) -> None:
