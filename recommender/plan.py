@@ -265,8 +265,6 @@ class Transition(BaseModel):
         default_factory=dict,
         description="per pool, the fewest extra idle GPUs found that avoid every dip",
     )
-    max_recarve: int | None = Field(default=None, description="the budget the plan was made under")
-    max_moves: int | None = Field(default=None, description="the budget the plan was made under")
     mig_configs: dict[str, list[dict]] = Field(
         default_factory=dict,
         description="every mig-parted config a wave labels a node with: name -> entries",

@@ -1,0 +1,216 @@
+"""The cost stage's LP relaxation put to work: a rounded plan to start from, and a stronger bound.
+
+With throughput workloads the cost stage is hard for CP-SAT on large inputs: every service's
+coverage row mixes general-integer instance counts with rate coefficients, so a local search
+from the placement stage's (expensive) plan moves slowly and the proven bound stays near the
+plain LP. Both ends are attacked here, from one LP solve (GLOP) of the cost stage when the
+placement stage has placed everything (every class fully covered):
+
+- `rounded_solution`: every class gets the integer instance mix that is cheapest at the LP's
+  prices of instances (the duals of the instance-capacity rows), then a small CP-SAT model
+  picks the cheapest layouts that carve those instances. A feasible solution of the full model,
+  used to hint the cost stage.
+- `lagrangian_bound`: relax the instance-capacity rows with those prices. The relaxed problem
+  splits into one small integer problem per class (the cheapest integer instance mix covering
+  its rate and minimum instance count, solved exactly by branch and bound) and one per pool
+  (every layout's price less the prices of its instances, times the usable GPUs if negative).
+  For any non-negative prices the sum is a lower bound on the cost (weak duality), and because
+  it keeps each service's instance counts integer it is at least the LP bound at the LP's duals
+  (a service needing 1.2 instances pays for two) — the bound the LP cannot see.
+
+Only for fresh plans without spread classes (the spread classes' per-layout counts are another
+model); `None` otherwise, and the caller keeps what CP-SAT proved.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ortools.linear_solver import pywraplp
+from ortools.sat.python import cp_model
+
+from recommender.formulation import DemandClass, Formulation
+from recommender.layouts import Layout
+from recommender.model import Solution
+
+# Branch-and-bound nodes per class before its exact minimum is replaced by a lower bound of it
+# (the bound stays valid, only weaker; the rounded plan takes the best mix found).
+NODE_LIMIT = 20_000
+# Floating-point safety of the Lagrangian bound (its prices come from a float LP).
+BOUND_SLACK = 1e-6
+
+
+@dataclass
+class Relaxation:
+    """One LP solve of the cost stage: its value and the price of one instance per option."""
+
+    value: float  # price units
+    prices: dict[tuple[int, str], float]  # (pool index, profile) -> dual of its capacity row
+
+
+def applies(f: Formulation) -> bool:
+    """Whether the relaxation's model is the cost stage's: a fresh plan, no spread class."""
+    return not f.replanning and not f.groups and not any(c.spread for c in f.classes)
+
+
+def _need(c: DemandClass) -> tuple[dict[tuple[int, str], int], int, int]:
+    """A class as a covering problem: what one unit serves per option, the total to cover and
+    the minimum number of units (a count class: one replica each, demand of them)."""
+    if c.throughput is not None:
+        t = c.throughput
+        return {o: t.served[o] for o in c.options}, t.required, t.minimum
+    return {o: 1 for o in c.options}, c.demand, c.demand
+
+
+def solve_relaxation(f: Formulation, time_limit: float) -> Relaxation | None:
+    """The LP of the cost stage with every class fully covered (GLOP), or None."""
+    if not applies(f) or time_limit <= 0:
+        return None
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    if lp is None:
+        return None
+    lp.SetTimeLimit(max(1, int(time_limit * 1000)))
+    inf = lp.infinity()
+    carved = {
+        (pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts
+    }
+    rows: dict[tuple[int, str], pywraplp.Constraint] = {}
+    for pd in f.pools:
+        lp.Add(sum(carved[pd.index, lay] for lay in pd.layouts) <= pd.usable)
+        for name in pd.profiles:
+            row = rows[pd.index, name] = lp.Constraint(-inf, 0)
+            for lay in pd.layouts:
+                if name in lay.counts:
+                    row.SetCoefficient(carved[pd.index, lay], -lay.counts[name])
+    for c in f.classes:
+        served, required, minimum = _need(c)
+        cover = lp.Constraint(required, inf)
+        count = lp.Constraint(minimum, inf)
+        for option, rate in served.items():
+            x = lp.NumVar(0, c.demand, "")
+            cover.SetCoefficient(x, rate)
+            count.SetCoefficient(x, 1)
+            rows[option].SetCoefficient(x, 1)
+    objective = lp.Objective()
+    for (q, _), var in carved.items():
+        objective.SetCoefficient(var, f.pools[q].price)
+    objective.SetMinimization()
+    if lp.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    # A <= row of a minimization has a non-positive dual: the price of an instance is its size.
+    prices = {option: max(0.0, -row.dual_value()) for option, row in rows.items()}
+    return Relaxation(objective.Value(), prices)
+
+
+def cheapest_mix(
+    served: dict[tuple[int, str], int],
+    prices: dict[tuple[int, str], float],
+    required: int,
+    minimum: int,
+) -> tuple[float, dict[tuple[int, str], int], bool]:
+    """The integer instance mix of least price covering `required` with at least `minimum`
+    instances: (its price, the mix, whether it is proven least). Branch and bound over the
+    options by price per unit served; past NODE_LIMIT nodes the price returned is a lower bound
+    of the least one (not the mix's price) and the mix the best found."""
+    items = sorted(served, key=lambda o: (prices[o] / served[o], prices[o], o))
+    rate = [served[o] for o in items]
+    price = [prices[o] for o in items]
+    n = len(items)
+    # Lower bounds on completing from item i on: cheapest per unit served and per instance.
+    per_unit = [min(price[j] / rate[j] for j in range(i, n)) for i in range(n)]
+    per_item = [min(price[j:]) for j in range(n)]
+    best = [math.inf, None]
+    counts = [0] * n
+    nodes = 0
+    exhausted = False
+    root = max(required * per_unit[0], minimum * per_item[0])
+
+    def dive(i: int, left: int, still: int, spent: float) -> None:
+        nonlocal nodes, exhausted
+        if left <= 0 and still <= 0:
+            if spent < best[0]:
+                best[0], best[1] = spent, list(counts)
+            return
+        if i == n:
+            return
+        nodes += 1
+        if nodes > NODE_LIMIT:
+            exhausted = True
+            return
+        bound = spent + max(max(left, 0) * per_unit[i], max(still, 0) * per_item[i])
+        if bound >= best[0] - 1e-9:
+            return
+        most = max(-(-max(left, 0) // rate[i]), max(still, 0))
+        for k in range(most, -1, -1):
+            counts[i] = k
+            dive(i + 1, left - k * rate[i], still - k, spent + k * price[i])
+            if exhausted:
+                break
+        counts[i] = 0
+
+    dive(0, required, minimum, 0.0)
+    mix = {items[i]: k for i, k in enumerate(best[1] or []) if k}
+    if exhausted:
+        return root, mix, False
+    return best[0], mix, True
+
+
+def lagrangian_bound(f: Formulation, relaxation: Relaxation) -> tuple[float, dict[int, dict]]:
+    """A lower bound on the cost stage (price units) at the relaxation's instance prices, and
+    per class the cheapest integer mix at those prices (for `rounded_solution`)."""
+    prices = relaxation.prices
+    total = 0.0
+    mixes: dict[int, dict] = {}
+    for c in f.classes:
+        served, required, minimum = _need(c)
+        value, mix, _ = cheapest_mix(served, prices, required, minimum)
+        total += value
+        mixes[c.index] = mix
+    for pd in f.pools:
+        # GPUs whose layout is worth more than its price at these instance prices.
+        margin = min(
+            pd.price - sum(k * prices.get((pd.index, p), 0.0) for p, k in lay.counts.items())
+            for lay in pd.layouts
+        )
+        total += pd.usable * min(0.0, margin)
+    return total - BOUND_SLACK * abs(total) - 1.0, mixes
+
+
+def rounded_solution(
+    f: Formulation, mixes: dict[int, dict], time_limit: float, workers: int = 2
+) -> Solution | None:
+    """The classes' instance mixes carved by the cheapest layouts (CP-SAT, a small model: one
+    variable per (pool, layout)); None if no carving fits the pools in the time."""
+    instances: dict[tuple[int, str], int] = {}
+    for c in f.classes:
+        for option, k in mixes[c.index].items():
+            if k > c.demand:
+                return None
+            instances[option] = instances.get(option, 0) + k
+    m = cp_model.CpModel()
+    carved = {
+        (pd.index, lay): m.new_int_var(0, pd.usable, "") for pd in f.pools for lay in pd.layouts
+    }
+    for pd in f.pools:
+        m.add(sum(carved[pd.index, lay] for lay in pd.layouts) <= pd.usable)
+    for (q, name), need in instances.items():
+        m.add(
+            sum(
+                lay.counts[name] * carved[q, lay]
+                for lay in f.pools[q].layouts
+                if name in lay.counts
+            )
+            >= need
+        )
+    m.minimize(sum(f.pools[q].price * var for (q, _), var in carved.items()))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit)
+    solver.parameters.num_workers = workers
+    if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    gpus_with: dict[tuple[int, Layout], int] = {k: solver.value(v) for k, v in carved.items()}
+    placed = {
+        (c.index, q, name): k for c in f.classes for (q, name), k in mixes[c.index].items()
+    }
+    return Solution(gpus_with, placed, {}, {c.index: 0 for c in f.classes})
