@@ -25,6 +25,7 @@ model); `None` otherwise, and the caller keeps what CP-SAT proved.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
@@ -43,10 +44,12 @@ BOUND_SLACK = 1e-6
 
 @dataclass
 class Relaxation:
-    """One LP solve of the cost stage: its value and the price of one instance per option."""
+    """What column generation proved and found."""
 
-    value: float  # price units
+    value: float  # the last LP's value, price units
     prices: dict[tuple[int, str], float]  # (pool index, profile) -> dual of its capacity row
+    bound: float  # the best Lagrangian bound, price units
+    chosen: dict[int, dict[tuple[int, str], int]]  # per class, its mix of largest LP weight
 
 
 def applies(f: Formulation) -> bool:
@@ -63,12 +66,11 @@ def _need(c: DemandClass) -> tuple[dict[tuple[int, str], int], int, int]:
     return {o: 1 for o in c.options}, c.demand, c.demand
 
 
-def solve_relaxation(f: Formulation, time_limit: float) -> Relaxation | None:
-    """The LP of the cost stage with every class fully covered (GLOP), or None."""
-    if not applies(f) or time_limit <= 0:
-        return None
+def plain_lp_prices(f: Formulation, time_limit: float) -> dict[tuple[int, str], float] | None:
+    """Instance prices from the plain LP of the cost stage (instance counts continuous): the
+    first column generation round's mixes at these prices are already good ones."""
     lp = pywraplp.Solver.CreateSolver("GLOP")
-    if lp is None:
+    if lp is None or time_limit <= 0:
         return None
     lp.SetTimeLimit(max(1, int(time_limit * 1000)))
     inf = lp.infinity()
@@ -98,9 +100,96 @@ def solve_relaxation(f: Formulation, time_limit: float) -> Relaxation | None:
     objective.SetMinimization()
     if lp.Solve() != pywraplp.Solver.OPTIMAL:
         return None
-    # A <= row of a minimization has a non-positive dual: the price of an instance is its size.
-    prices = {option: max(0.0, -row.dual_value()) for option, row in rows.items()}
-    return Relaxation(objective.Value(), prices)
+    return {option: max(0.0, -row.dual_value()) for option, row in rows.items()}
+
+
+def _mix_of(solution: Solution, c: DemandClass) -> dict[tuple[int, str], int]:
+    return {(q, n): k for (ci, q, n), k in solution.placed.items() if ci == c.index and k}
+
+
+def column_generation(
+    f: Formulation, start: Solution, seconds: float, log=None
+) -> Relaxation | None:
+    """The LP over integer instance mixes (one convex combination per class) and layouts,
+    grown by pricing (`cheapest_mix`) until no mix prices out or `seconds` pass.
+
+    Its duals are the instance prices; at every round the Lagrangian bound at those prices is
+    a lower bound of the cost stage (the best is kept), and it reaches the LP's value when no
+    column prices out. `start` (a feasible solution fully covering every class, e.g. the
+    placement stage's) seeds the columns so the LP is feasible from the first round.
+    """
+    if not applies(f) or seconds <= 0:
+        return None
+    ends = time.perf_counter() + seconds
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    if lp is None:
+        return None
+    inf = lp.infinity()
+    carved = {
+        (pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts
+    }
+    rows: dict[tuple[int, str], pywraplp.Constraint] = {}
+    for pd in f.pools:
+        lp.Add(sum(carved[pd.index, lay] for lay in pd.layouts) <= pd.usable)
+        for name in pd.profiles:
+            row = rows[pd.index, name] = lp.Constraint(-inf, 0)
+            for lay in pd.layouts:
+                if name in lay.counts:
+                    row.SetCoefficient(carved[pd.index, lay], -lay.counts[name])
+    objective = lp.Objective()
+    for (q, _), var in carved.items():
+        objective.SetCoefficient(var, f.pools[q].price)
+    objective.SetMinimization()
+    convex = {c.index: lp.Constraint(1, 1) for c in f.classes}
+    columns: dict[int, list[tuple[dict, pywraplp.Variable]]] = {c.index: [] for c in f.classes}
+
+    def add_column(c: DemandClass, mix: dict[tuple[int, str], int]) -> None:
+        if any(mix == known for known, _ in columns[c.index]):
+            return
+        var = lp.NumVar(0, 1, "")
+        convex[c.index].SetCoefficient(var, 1)
+        for option, k in mix.items():
+            rows[option].SetCoefficient(var, k)
+        columns[c.index].append((mix, var))
+
+    seeded = plain_lp_prices(f, seconds / 4)
+    seeds = lagrangian_bound(f, seeded)[1] if seeded else {}
+    for c in f.classes:
+        add_column(c, _mix_of(start, c))
+        if seeds.get(c.index):
+            add_column(c, seeds[c.index])
+    best = Relaxation(0.0, {}, -math.inf, {})
+    while time.perf_counter() < ends:
+        lp.SetTimeLimit(max(1, int((ends - time.perf_counter()) * 1000)))
+        if lp.Solve() != pywraplp.Solver.OPTIMAL:
+            break
+        # A <= row of a minimization has a non-positive dual: an instance's price is its size.
+        prices = {option: max(0.0, -row.dual_value()) for option, row in rows.items()}
+        bound, mixes, proven = lagrangian_bound(f, prices)
+        chosen = {
+            c.index: max(columns[c.index], key=lambda col: col[1].solution_value())[0]
+            for c in f.classes
+        }
+        value = objective.Value()
+        if bound > best.bound:
+            best = Relaxation(value, prices, bound, chosen)
+        else:
+            best.value, best.chosen = value, chosen
+        # Read every dual before adding a column: the solver forgets its solution then.
+        duals = {c.index: convex[c.index].dual_value() for c in f.classes}
+        added = 0
+        for c in f.classes:
+            if mixes[c.index] and (
+                sum(prices[o] * k for o, k in mixes[c.index].items())
+                < duals[c.index] - 1e-6 * max(1.0, abs(value))
+            ):
+                add_column(c, mixes[c.index])
+                added += 1
+        if log:
+            log(round(time.perf_counter() - ends + seconds, 2), value, bound, added)
+        if not added or value - best.bound <= 1e-6 * value:
+            break
+    return best if best.bound > -math.inf else None
 
 
 def cheapest_mix(
@@ -156,17 +245,20 @@ def cheapest_mix(
     return best[0], mix, True
 
 
-def lagrangian_bound(f: Formulation, relaxation: Relaxation) -> tuple[float, dict[int, dict]]:
-    """A lower bound on the cost stage (price units) at the relaxation's instance prices, and
-    per class the cheapest integer mix at those prices (for `rounded_solution`)."""
-    prices = relaxation.prices
+def lagrangian_bound(
+    f: Formulation, prices: dict[tuple[int, str], float]
+) -> tuple[float, dict[int, dict], bool]:
+    """A lower bound on the cost stage (price units) at these instance prices, per class the
+    cheapest integer mix at them, and whether every class's minimum was proven."""
     total = 0.0
     mixes: dict[int, dict] = {}
+    proven = True
     for c in f.classes:
         served, required, minimum = _need(c)
-        value, mix, _ = cheapest_mix(served, prices, required, minimum)
+        value, mix, exact = cheapest_mix(served, prices, required, minimum)
         total += value
         mixes[c.index] = mix
+        proven = proven and exact
     for pd in f.pools:
         # GPUs whose layout is worth more than its price at these instance prices.
         margin = min(
@@ -174,7 +266,7 @@ def lagrangian_bound(f: Formulation, relaxation: Relaxation) -> tuple[float, dic
             for lay in pd.layouts
         )
         total += pd.usable * min(0.0, margin)
-    return total - BOUND_SLACK * abs(total) - 1.0, mixes
+    return total - BOUND_SLACK * abs(total) - 1.0, mixes, proven
 
 
 def rounded_solution(

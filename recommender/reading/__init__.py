@@ -1,7 +1,9 @@
-"""The one reading layer: every input (CSV, catalog JSON/YAML, plan JSON), from bytes or a path,
-decoded, parsed and checked the same way, problems reported as `file:line: column: message`."""
+"""The one reading layer: every input (CSV, catalog JSON/YAML, plan JSON, current state), from
+bytes or a path, decoded, parsed and checked the same way, problems reported as
+`file:line: column: message`."""
 
 from recommender.reading.catalog import load_catalog
+from recommender.reading.current import load_current
 from recommender.reading.performance import PERFORMANCE_COLUMNS, read_performance
 from recommender.reading.plan import read_plan_json
 from recommender.reading.problem import (
@@ -21,6 +23,7 @@ __all__ = [
     "Source",
     "cross_check",
     "load_catalog",
+    "load_current",
     "load_problem",
     "parse_json",
     "parse_yaml",
