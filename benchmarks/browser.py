@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -173,6 +174,16 @@ def wait_for_final_plan(
                 return status, value
         page.wait_for_timeout(200)
     raise PageError(f"no solved plan within {timeout_seconds:.0f} s")
+
+
+def wait_for_checked_plan(page: Page, timeout_seconds: float = 60) -> None:
+    """Until the solved plan's status line says the independent check passed.
+
+    A provisional plan's line says so too, and may linger on the page for a moment after the
+    solved one is drawn, so only a solved status counts.
+    """
+    solved = re.compile(r"Plan status: (optimal|feasible)\b.*independent check passed", re.S)
+    page.locator("p:visible", has_text=solved).first.wait_for(timeout=timeout_seconds * 1000)
 
 
 def wait_until_idle(page: Page, timeout_seconds: float = 60) -> None:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
@@ -37,7 +38,7 @@ from recommender.model import Solution
 
 # Branch-and-bound nodes per class before its exact minimum is replaced by a lower bound of it
 # (the bound stays valid, only weaker; the rounded plan takes the best mix found).
-NODE_LIMIT = 20_000
+NODE_LIMIT = 5_000
 # Floating-point safety of the Lagrangian bound (its prices come from a float LP).
 BOUND_SLACK = 1e-6
 
@@ -50,6 +51,7 @@ class Relaxation:
     prices: dict[tuple[int, str], float]  # (pool index, profile) -> dual of its capacity row
     bound: float  # the best Lagrangian bound, price units
     chosen: dict[int, dict[tuple[int, str], int]]  # per class, its mix of largest LP weight
+    columns: dict[int, list[dict[tuple[int, str], int]]] = field(default_factory=dict)
 
 
 def applies(f: Formulation) -> bool:
@@ -107,9 +109,7 @@ def _mix_of(solution: Solution, c: DemandClass) -> dict[tuple[int, str], int]:
     return {(q, n): k for (ci, q, n), k in solution.placed.items() if ci == c.index and k}
 
 
-def column_generation(
-    f: Formulation, start: Solution, seconds: float, log=None
-) -> Relaxation | None:
+def column_generation(f: Formulation, start: Solution, seconds: float) -> Relaxation | None:
     """The LP over integer instance mixes (one convex combination per class) and layouts,
     grown by pricing (`cheapest_mix`) until no mix prices out or `seconds` pass.
 
@@ -143,14 +143,15 @@ def column_generation(
     convex = {c.index: lp.Constraint(1, 1) for c in f.classes}
     columns: dict[int, list[tuple[dict, pywraplp.Variable]]] = {c.index: [] for c in f.classes}
 
-    def add_column(c: DemandClass, mix: dict[tuple[int, str], int]) -> None:
+    def add_column(c: DemandClass, mix: dict[tuple[int, str], int]) -> bool:
         if any(mix == known for known, _ in columns[c.index]):
-            return
+            return False
         var = lp.NumVar(0, 1, "")
         convex[c.index].SetCoefficient(var, 1)
         for option, k in mix.items():
             rows[option].SetCoefficient(var, k)
         columns[c.index].append((mix, var))
+        return True
 
     seeded = plain_lp_prices(f, seconds / 4)
     seeds = lagrangian_bound(f, seeded)[1] if seeded else {}
@@ -183,13 +184,13 @@ def column_generation(
                 sum(prices[o] * k for o, k in mixes[c.index].items())
                 < duals[c.index] - 1e-6 * max(1.0, abs(value))
             ):
-                add_column(c, mixes[c.index])
-                added += 1
-        if log:
-            log(round(time.perf_counter() - ends + seconds, 2), value, bound, added)
-        if not added or value - best.bound <= 1e-6 * value:
+                added += add_column(c, mixes[c.index])
+        if not added or value - best.bound <= 1e-5 * value:
             break
-    return best if best.bound > -math.inf else None
+    if best.bound == -math.inf:
+        return None
+    best.columns = {c: [mix for mix, _ in found] for c, found in columns.items()}
+    return best
 
 
 def cheapest_mix(
@@ -269,32 +270,36 @@ def lagrangian_bound(
     return total - BOUND_SLACK * abs(total) - 1.0, mixes, proven
 
 
-def rounded_solution(
-    f: Formulation, mixes: dict[int, dict], time_limit: float, workers: int = 2
+def rounded_solution(f: Formulation, relaxation: Relaxation, time_limit: float, workers: int = 2
 ) -> Solution | None:
-    """The classes' instance mixes carved by the cheapest layouts (CP-SAT, a small model: one
-    variable per (pool, layout)); None if no carving fits the pools in the time."""
-    instances: dict[tuple[int, str], int] = {}
-    for c in f.classes:
-        for option, k in mixes[c.index].items():
-            if k > c.demand:
-                return None
-            instances[option] = instances.get(option, 0) + k
+    """One of its generated mixes per class and the layouts that carve them, cheapest first
+    (CP-SAT on the restricted master problem: a Boolean per mix, an integer per (pool,
+    layout)), hinted with each class's mix of largest LP weight; None if nothing is found in
+    the time. The LP has few fractional classes, so the hint is nearly right and the search
+    short."""
     m = cp_model.CpModel()
     carved = {
         (pd.index, lay): m.new_int_var(0, pd.usable, "") for pd in f.pools for lay in pd.layouts
     }
+    load: dict[tuple[int, str], list] = {}
+    picks: dict[int, list[tuple[dict, cp_model.IntVar]]] = {}
+    for c in f.classes:
+        mixes = [mix for mix in relaxation.columns[c.index] if all(k <= c.demand for k in mix.values())]
+        if not mixes:
+            return None
+        picks[c.index] = [(mix, m.new_bool_var("")) for mix in mixes]
+        m.add_exactly_one(var for _, var in picks[c.index])
+        for mix, var in picks[c.index]:
+            m.add_hint(var, mix == relaxation.chosen[c.index])
+            for option, k in mix.items():
+                load.setdefault(option, []).append(k * var)
     for pd in f.pools:
         m.add(sum(carved[pd.index, lay] for lay in pd.layouts) <= pd.usable)
-    for (q, name), need in instances.items():
-        m.add(
-            sum(
-                lay.counts[name] * carved[q, lay]
-                for lay in f.pools[q].layouts
-                if name in lay.counts
-            )
-            >= need
+    for (q, name), terms in load.items():
+        offered = sum(
+            lay.counts[name] * carved[q, lay] for lay in f.pools[q].layouts if name in lay.counts
         )
+        m.add(sum(terms) <= offered)
     m.minimize(sum(f.pools[q].price * var for (q, _), var in carved.items()))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit)
@@ -302,7 +307,37 @@ def rounded_solution(
     if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     gpus_with: dict[tuple[int, Layout], int] = {k: solver.value(v) for k, v in carved.items()}
-    placed = {
-        (c.index, q, name): k for c in f.classes for (q, name), k in mixes[c.index].items()
-    }
+    placed: dict[tuple[int, int, str], int] = {}
+    for c in f.classes:
+        for mix, var in picks[c.index]:
+            if solver.value(var):
+                placed.update({(c.index, q, name): k for (q, name), k in mix.items()})
     return Solution(gpus_with, placed, {}, {c.index: 0 for c in f.classes})
+
+
+@dataclass
+class Start:
+    """What the cost stage starts from: the cheaper known solution and a proven bound."""
+
+    solution: Solution
+    bound: float | None  # price units, or None when column generation did not run
+
+
+def cost_stage_start(
+    f: Formulation,
+    start: Solution,
+    cost_of: Callable[[Solution], int],
+    seconds: float,
+    workers: int,
+) -> Start:
+    """`start` (the placement stage's solution, every class fully covered) or, when cheaper,
+    the rounded column generation solution; with the Lagrangian bound when it ran. Column
+    generation takes at most 2/3 of `seconds`, the carving of its mixes the rest."""
+    began = time.perf_counter()
+    relaxation = column_generation(f, start, seconds * 2 / 3)
+    if relaxation is None:
+        return Start(start, None)
+    rounded = rounded_solution(f, relaxation, seconds - (time.perf_counter() - began), workers)
+    if rounded is not None and cost_of(rounded) < cost_of(start):
+        start = rounded
+    return Start(start, relaxation.bound)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from recommender import relaxation
 from recommender.assemble import assemble_plan
 from recommender.catalog import Catalog
 from recommender.cpsat import PRICE_SCALE, SAFE_MAGNITUDE, check_magnitude
@@ -54,6 +55,9 @@ from recommender.throughput import configure, has_throughput
 # Relative gap at which a cost counts as proven optimal: 0.001% (MIP solvers use 0.01%). Closing
 # the last few price units can take CP-SAT minutes on 200 GPUs and changes no decision.
 OPTIMALITY_TOLERANCE = 1e-5
+# Share of the time left after the placement stage that column generation and the carving of its
+# mixes may take (throughput workloads only, `relaxation.py`); CP-SAT improves the result after.
+RELAXATION_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -359,7 +363,8 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
     else:
         lcm.model.minimize(weight * lcm.cost() + lcm.fragmentation())
     assert placement.solution is not None
-    lcm.hint(placement.solution)
+    start = _relaxed_start(run, placement)
+    lcm.hint(start.solution)
 
     def on_cost(objective: float, bound: float) -> None:
         run.report("cost", _units_cost(objective, weight), _units_bound(bound, weight), placed)
@@ -402,7 +407,29 @@ def _cost_stage(run: _Run, placement: StageResult) -> _CostOutcome:
         if relaxed is not None and _units_bound(relaxed, weight) > outcome.bound:
             outcome.bound = _units_bound(relaxed, weight)
             outcome.bound_source = "LP relaxation of the cost stage (GLOP)"
+    if start.bound is not None and math.ceil(start.bound) / PRICE_SCALE > outcome.bound:
+        outcome.bound = math.ceil(start.bound) / PRICE_SCALE
+        outcome.bound_source = "Lagrangian bound over integer instance mixes (column generation)"
+    if stage.solution is None and start.solution is not placement.solution:
+        outcome.solution = start.solution
     return outcome
+
+
+def _relaxed_start(run: _Run, placement: StageResult) -> relaxation.Start:
+    """The cost stage's hint and a bound from column generation (`relaxation.py`), when the
+    placement stage covered every class in full and throughput workloads make the cost stage
+    hard for CP-SAT alone; else the placement stage's solution as before."""
+    f = run.formulation
+    assert placement.solution is not None
+    if f.served_scale == 1 or round(placement.objective or 0) != 0 or not relaxation.applies(f):
+        return relaxation.Start(placement.solution, None)
+    return relaxation.cost_stage_start(
+        f,
+        placement.solution,
+        run.lcm.cost_value,
+        run.remaining() * RELAXATION_SHARE,
+        run.options.workers,
+    )
 
 
 def _disruption_stage(run: _Run, cost: _CostOutcome) -> None:

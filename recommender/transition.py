@@ -8,7 +8,10 @@ A GPU hosting at least one replica now is *kept* when the plan gives it the same
 the plan leaves it empty; a GPU hosting nothing now that the plan carves is *new*. A workload's
 *moved replicas* are its placements in the plan minus the slots (pool, index, profile, start) it
 holds both now and in the plan on kept GPUs: mig-parted re-creates a re-carved GPU whole, so a
-replica there restarts even where its slot reappears.
+replica there restarts even where its slot reappears. A replica of a workload the problem no
+longer has, or beyond its workload's replica count, is not running (`reading.current.
+stop_retired`, as the planner reads the fleet): its instance is a spare, so a GPU hosting only
+such replicas hosts nothing.
 
 The rollout
 -----------
@@ -45,7 +48,9 @@ Order of the waves:
    `wave_size`. A node with a deficit is delayed while any deficit-free node remains: the waves
    before it start destinations and raise R. When every remaining node has a deficit, the one
    with the smallest worst dip goes alone and the dip is reported (workload, floor, lowest, waves).
-3. moves waves, no nodes: optional departures stopped under the same rule, destinations started.
+3. moves waves, no nodes: optional departures stopped under the same rule, destinations started
+   (also the destinations on spare or freed instances of kept GPUs when no carve or drain wave
+   ran to start them: a re-plan that only fills kept GPUs is one moves wave).
 4. cleanup: the remaining optional departures stop (reported if a floor breaks), the last
    destinations start; temporary replicas stop and lent GPUs are restored last.
 
@@ -61,8 +66,9 @@ this procedure found no order, not that none exists.
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -91,6 +97,7 @@ from recommender.plan import (
     Wave,
 )
 from recommender.problem import Pool, Problem, Workload
+from recommender.reading.current import stop_retired
 
 KEPT, RECARVED, RELEASED, NEW = "kept", "re-carved", "released", "new"
 GPU_STATES = (KEPT, RECARVED, RELEASED, NEW)
@@ -306,7 +313,17 @@ class _Rollout:
             if state == KEPT
             or (state == NEW and self.layout.get(key, frozenset()) == self.final[key])
         }
-        self.open: dict[GpuKey, None] = {key: None for key in self.pending if key in self.settled}
+        # Settled GPUs with destinations still waiting, in the order they opened (their rank),
+        # and two indexes into them, so a wave looks only at GPUs where something can happen:
+        # those where a slot may be free (opened, or a replica stopped there since the last
+        # look) and those where a destination waits for an optional departure's slot.
+        self.open: dict[GpuKey, None] = {}
+        self._open_rank: dict[GpuKey, int] = {}
+        self._startable: set[GpuKey] = set()
+        self._awaiting: set[GpuKey] = set()
+        for key in list(self.pending):
+            if key in self.settled:
+                self._open(key)
         self.gpus_of_node: dict[str, list[GpuKey]] = defaultdict(list)
         for key in dict.fromkeys([*self.layout, *self.final, *temporary.carves]):
             self.gpus_of_node[self.node(key)].append(key)
@@ -338,10 +355,26 @@ class _Rollout:
         workload = self.occupant.pop(slot)
         self.running[workload] -= 1
         record.events.append(_Event(record.index, PHASE_DRAIN, True, workload, slot, temporary))
+        key = slot[:2]
+        if key in self.open and slot in self.pending.get(key, {}):
+            self._startable.add(key)
+
+    def _open(self, key: GpuKey) -> None:
+        """`key` is settled with destinations waiting: look at it in the next start phase."""
+        if key not in self.open:
+            self.open[key] = None
+            self._open_rank[key] = len(self._open_rank)
+        self._startable.add(key)
+        if any(slot in self.optional for slot in self.pending[key]):
+            self._awaiting.add(key)
+
+    def _in_open_order(self, keys: Iterable[GpuKey]) -> list[GpuKey]:
+        return sorted((key for key in keys if key in self.open), key=self._open_rank.__getitem__)
 
     def _start_ready(self, record: _WaveRecord, phase: int) -> None:
-        """Start every destination whose GPU is settled and whose slot is free."""
-        for key in list(self.open):
+        """Start every destination whose GPU is settled and whose slot is free (only open GPUs
+        opened or with a stop since the last look can have one)."""
+        for key in self._in_open_order(self._startable):
             waiting = self.pending[key]
             for slot, workload in list(waiting.items()):
                 if slot not in self.occupant:
@@ -349,13 +382,15 @@ class _Rollout:
                     del waiting[slot]
             if not waiting:
                 del self.open[key]
+                self._awaiting.discard(key)
+        self._startable.clear()
 
     def _optional_stops(self, record: _WaveRecord, force: bool) -> bool:
         """Stop optional departures whose slot a destination waits for, when their workload
         keeps its floor plus its pending forced departures without them (all of them when
         `force`). Returns whether any stopped."""
         stopped = False
-        for key in list(self.open):
+        for key in self._in_open_order(self._awaiting):
             for slot in self.pending[key]:
                 workload = self.optional.get(slot)
                 if workload is None or slot not in self.occupant:
@@ -375,7 +410,7 @@ class _Rollout:
         if change in (NEW, RECARVED, "temporary"):
             self.settled.add(key)
             if self.pending.get(key):
-                self.open[key] = None
+                self._open(key)
         else:
             self.settled.discard(key)
 
@@ -463,8 +498,9 @@ class _Rollout:
                 ranked.remove(node)
             changes = [change for node in nodes for change in remaining[node]]
             self._wave("drain", nodes, changes, self._drain_stops(nodes))
-        # 3. moves waves while optional departures can stop safely
-        while self._waiting_on_optional() and self._try_moves_wave():
+        # 3. moves waves while destinations can start (on kept GPUs' spare instances, which no
+        # carve or drain wave may have run to start) or optional departures can stop safely
+        while (self._startable or self._waiting_on_optional()) and self._try_moves_wave():
             pass
         # 4. cleanup
         if self._waiting_on_optional() or self.optional:
@@ -487,7 +523,13 @@ class _Rollout:
             raise AssertionError(f"destinations never started: {sorted(leftover)[:5]}")  # a bug
 
     def _waiting_on_optional(self) -> bool:
-        return any(slot in self.optional for key in self.open for slot in self.pending[key])
+        """Whether a destination waits for an optional departure's slot (prunes the index)."""
+        self._awaiting = {
+            key
+            for key in self._awaiting
+            if key in self.open and any(slot in self.optional for slot in self.pending[key])
+        }
+        return bool(self._awaiting)
 
     def _try_moves_wave(self) -> bool:
         """A wave without nodes: optional departures stop where safe, destinations start."""
@@ -686,22 +728,24 @@ def _lend_capacity(
     pools = {p.pool: p for p in problem.pools}
     slots: dict[Slot, str] = {}
     unmet: Counter[str] = Counter()
-    free_spares = list(spare_slots)
+    free_spares = _SpareIndex(spare_slots)
     opened: dict[GpuKey, list[tuple[str, str]]] = {}  # GPU -> [(profile, workload)]
+    open_index = _OpenIndex(opened, pools, catalog)
     supply = {pool: iter(idle_gpus(pool)) for pool in pools}
     order = sorted(needs, key=lambda w: (-workloads[w].memory_gb, w))
     for name in order:
         workload = workloads[name]
         fitting = {pool: _fitting_profiles(workload, pools[pool], catalog) for pool in pools}
         for _ in range(needs[name]):
-            spare = next((s for s in free_spares if s[2] in fitting.get(s[0], [])), None)
+            spare = free_spares.take(fitting)
             if spare is not None:
-                free_spares.remove(spare)
                 slots[spare] = name
                 continue
-            if not _add_to_open(opened, name, fitting, pools, catalog) and not _open_gpu(
-                opened, name, fitting, pools, catalog, supply
-            ):
+            if open_index.add(name, fitting):
+                continue
+            if _open_gpu(opened, name, fitting, pools, catalog, supply):
+                open_index.opened(next(reversed(opened)))
+            else:
                 unmet[name] += 1
     carves: dict[GpuKey, Carve] = {}
     for key, items in opened.items():
@@ -717,20 +761,83 @@ def _lend_capacity(
     return _Temporary(slots, carves), unmet
 
 
-def _add_to_open(
-    opened: dict[GpuKey, list[tuple[str, str]]],
-    workload: str,
-    fitting: dict[str, list[str]],
-    pools: dict[str, Pool],
-    catalog: Catalog,
-) -> bool:
-    for key, items in opened.items():
-        model = catalog.model(pools[key[0]].gpu_model)
-        for profile in fitting.get(key[0], []):
-            if find_layout(model, [*(p for p, _ in items), profile]) is not None:
-                items.append((profile, workload))
-                return True
-    return False
+class _SpareIndex:
+    """Spare instances by (pool, profile), each queue in the order given: `take` returns the
+    first spare in that order whose profile the workload may use, without a scan of all."""
+
+    def __init__(self, spares: list[Slot]) -> None:
+        self.queues: dict[tuple[str, str], deque[tuple[int, Slot]]] = defaultdict(deque)
+        for position, slot in enumerate(spares):
+            self.queues[(slot[0], slot[2])].append((position, slot))
+
+    def take(self, fitting: dict[str, list[str]]) -> Slot | None:
+        heads = [
+            queue[0]
+            for (pool, profile), queue in self.queues.items()
+            if queue and profile in fitting.get(pool, ())
+        ]
+        if not heads:
+            return None
+        position, slot = min(heads)
+        self.queues[(slot[0], slot[2])].popleft()
+        return slot
+
+
+class _OpenIndex:
+    """The GPUs opened for temporary replicas, grouped by (pool, profiles carved so far): the
+    first opened GPU (first fit) that takes one more instance a workload may use is found by
+    looking at each group's earliest GPU (a heap, entries dropped lazily once a GPU changes
+    group), and whether a group takes a profile is computed once per distinct group."""
+
+    def __init__(
+        self, opened: dict[GpuKey, list[tuple[str, str]]], pools: dict[str, Pool], catalog: Catalog
+    ) -> None:
+        self.items = opened
+        self.pools = pools
+        self.catalog = catalog
+        self.rank: dict[GpuKey, int] = {}
+        self.group: dict[GpuKey, tuple[str, tuple[str, ...]]] = {}
+        self.heaps: dict[tuple[str, tuple[str, ...]], list[tuple[int, GpuKey]]] = {}
+        self.addable_cache: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+
+    def _addable(self, group: tuple[str, tuple[str, ...]]) -> frozenset[str]:
+        """The profiles one more instance of which still forms a layout on a GPU of `group`."""
+        found = self.addable_cache.get(group)
+        if found is None:
+            pool, carved = group
+            model = self.catalog.model(self.pools[pool].gpu_model)
+            found = frozenset(
+                p.name for p in model.profiles if find_layout(model, [*carved, p.name]) is not None
+            )
+            self.addable_cache[group] = found
+        return found
+
+    def opened(self, key: GpuKey) -> None:
+        """`key` was just opened (or given one more instance): file it under its group."""
+        self.rank.setdefault(key, len(self.rank))
+        group = (key[0], tuple(sorted(profile for profile, _ in self.items[key])))
+        self.group[key] = group
+        heapq.heappush(self.heaps.setdefault(group, []), (self.rank[key], key))
+
+    def add(self, workload: str, fitting: dict[str, list[str]]) -> bool:
+        """One instance for `workload` on the first opened GPU that takes one; False if none."""
+        best: tuple[int, GpuKey, str] | None = None
+        for group, heap in list(self.heaps.items()):
+            while heap and self.group[heap[0][1]] != group:
+                heapq.heappop(heap)
+            if not heap:
+                del self.heaps[group]
+                continue
+            addable = self._addable(group)
+            profile = next((p for p in fitting.get(group[0], ()) if p in addable), None)
+            if profile is not None and (best is None or heap[0][0] < best[0]):
+                best = (heap[0][0], heap[0][1], profile)
+        if best is None:
+            return False
+        _, key, profile = best
+        self.items[key].append((profile, workload))
+        self.opened(key)
+        return True
 
 
 def _open_gpu(
@@ -874,11 +981,14 @@ def build_transition(
 ) -> Transition:
     """The diff between the running fleet and `plan`, and its rollout in waves of at most
     `wave_size` nodes. Nodes and devices come from `recommender.locate` (the problem's node
-    inventory, else the node convention)."""
+    inventory, else the node convention). Replicas of workloads `problem` no longer has (or
+    beyond a workload's replica count) are read as stopped (`reading.current.stop_retired`)."""
     if wave_size < 1:
         raise ValueError(f"wave size must be at least 1, not {wave_size}")
     new = plan.gpus
-    current = align_counted(current, new)
+    # Replicas the workloads no longer ask for count as stopped: a GPU hosting only those hosts
+    # nothing (the planner read the fleet the same way).
+    current = align_counted(stop_retired(current, problem), new)
     locate = node_locator(problem)
     rollout, unmet = _simulate(current, new, problem, catalog, wave_size, locate)
     dips = rollout.dips()

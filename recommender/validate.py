@@ -648,6 +648,22 @@ def _running_now(instance: PlanInstance, problem: Problem) -> bool:
     )
 
 
+def _only_running(current: list[PlanGpu], problem: Problem) -> list[PlanGpu]:
+    """The running fleet with every replica that is not running now (`_running_now`: its
+    workload is gone or it is beyond the replica count) read as a free instance, before
+    anything else looks at it: a GPU hosting only such replicas hosts nothing."""
+    result: list[PlanGpu] = []
+    for gpu in current:
+        instances = [
+            i
+            if i.workload is None or _running_now(i, problem)
+            else i.model_copy(update={"workload": None, "replica": None})
+            for i in gpu.instances
+        ]
+        result.append(gpu.model_copy(update={"instances": instances}))
+    return result
+
+
 def _counted_as_planned(current: list[PlanGpu], planned: list[PlanGpu]) -> list[PlanGpu]:
     """A current GPU whose starts are unknown (`compare: counts`, from a mig-parted config) is
     the same GPU to mig-parted when the plan gives it the same profile counts: it is then read
@@ -680,7 +696,7 @@ def gpu_changes(
     current: list[PlanGpu], planned: list[PlanGpu], problem: Problem
 ) -> dict[tuple[str, int], str]:
     """(pool, index) -> kept | re-carved | released | new, by the definitions above."""
-    current = _counted_as_planned(current, planned)
+    current = _counted_as_planned(_only_running(current, problem), planned)
     now = {(gpu.pool, gpu.index): gpu for gpu in current}
     after = {(gpu.pool, gpu.index): gpu for gpu in planned if gpu.instances}
     states: dict[tuple[str, int], str] = {}
@@ -706,7 +722,7 @@ def moved_by_workload(
     current: list[PlanGpu], planned: list[PlanGpu], problem: Problem
 ) -> dict[str, int]:
     """Per workload placed by the plan, its moved replicas (definitions above)."""
-    current = _counted_as_planned(current, planned)
+    current = _counted_as_planned(_only_running(current, problem), planned)
     states = gpu_changes(current, planned, problem)
     now = {(gpu.pool, gpu.index): gpu for gpu in current}
     placed: Counter[str] = Counter()
@@ -808,12 +824,13 @@ def validate_rollout(plan: Plan, current: list[PlanGpu], problem: Problem) -> li
     free (no instance hosts two replicas); a stop needs the workload running there; a GPU may
     only be relabelled when it hosts no replica. After the drain every workload must run at least
     its floor, min(replicas - max_unavailable, running now, placed by the plan), unless the
-    transition reports that dip exactly. At the end the fleet must be the plan.
+    transition reports that dip exactly. At the end the fleet must be the plan. Replicas not
+    running now (`_running_now`) are free instances from the start, as in the definitions.
     """
     transition = plan.transition
     if transition is None:
         return []
-    current = _counted_as_planned(current, plan.gpus)
+    current = _counted_as_planned(_only_running(current, problem), plan.gpus)
     violations: list[str] = []
     layouts: dict[tuple[str, int], set[tuple[str, int]]] = {
         (gpu.pool, gpu.index): {(i.profile, i.start) for i in gpu.instances} for gpu in current

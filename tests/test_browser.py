@@ -21,6 +21,7 @@ from benchmarks.browser import (
     metric_value,
     streamlit_server,
     upload,
+    wait_for_checked_plan,
     wait_for_final_plan,
     wait_until_idle,
 )
@@ -116,7 +117,7 @@ def upload_solve_view_and_download(
     upload(page, "Fleet CSV", fleet)
     page.get_by_text("Uploaded inputs loaded: fleet.csv").wait_for(timeout=60_000)
     _, new_cost = wait_for_final_plan(page, SOLVE_WAIT_SECONDS, sample_cost, "Cost per hour")
-    page.get_by_text("independent check passed").wait_for(timeout=60_000)
+    wait_for_checked_plan(page)
     assert page.get_by_text(
         "Using workloads: uploaded workloads.csv; fleet: uploaded fleet.csv"
     ).is_visible()

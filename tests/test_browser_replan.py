@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from benchmarks.browser import ROOT, upload, wait_for_final_plan, wait_until_idle
+from benchmarks.browser import (
+    ROOT,
+    upload,
+    wait_for_checked_plan,
+    wait_for_final_plan,
+    wait_until_idle,
+)
 from tests.test_browser import ARTIFACTS, SOLVE_WAIT_SECONDS, browser_page, server_url
 
 pytestmark = pytest.mark.browser
@@ -46,7 +52,7 @@ def test_replan_transition_frontier_and_rollout(
     upload(page, "Current state", DATA / "current.json")
     page.get_by_text("Current state loaded: current.json").wait_for(timeout=60_000)
     wait_for_final_plan(page, SOLVE_WAIT_SECONDS, metric="Cost per hour")
-    page.get_by_text("independent check passed").wait_for(timeout=60_000)
+    wait_for_checked_plan(page)
     page.get_by_role("tab", name="Transition").click()
     settle(page)
     for label in ("GPUs kept", "GPUs re-carved", "GPUs released", "Replicas moved"):
@@ -84,7 +90,7 @@ def test_throughput_sample_shows_served_against_required(server_url: str, artifa
     page.get_by_role("button", name="Throughput sample").click()
     page.get_by_text("Switched to the throughput sample").wait_for(timeout=60_000)
     wait_for_final_plan(page, SOLVE_WAIT_SECONDS, sample_cost, "Cost per hour")
-    page.get_by_text("independent check passed").wait_for(timeout=60_000)
+    wait_for_checked_plan(page)
     heading = page.get_by_text("Throughput: required vs served")
     heading.wait_for(timeout=60_000)
     heading.scroll_into_view_if_needed()

@@ -83,6 +83,7 @@ def plan_of(
     if current is not None:
         plan.transition = build_transition(current, plan, problem, catalog, wave_size)
         assert validate_rollout(plan, current, problem) == []
+        assert_valid(plan, problem, catalog, current)  # the diff counts recomputed on their own
     return plan
 
 
@@ -137,6 +138,8 @@ def test_a_replica_changing_slot_on_a_kept_gpu_is_moved_and_the_multiset_counts(
 
 
 def test_stopped_workloads_and_shrinking_counts(catalog: Catalog) -> None:
+    # a#2 is beyond a's 2 replicas and "gone" is no longer a workload: neither runs (the
+    # planner's `stop_retired`), so GPU 1 hosts nothing and a's instance @4 is a spare.
     current = gpus(
         "p",
         {
@@ -144,20 +147,85 @@ def test_stopped_workloads_and_shrinking_counts(catalog: Catalog) -> None:
             1: [("7g.40gb", 0, "gone")],
         },
     )
-    new = gpus("p", {0: [("2g.10gb", 0, "a"), ("2g.10gb", 2, None), ("2g.10gb", 4, "a")]})
-    assert moved_replicas(current, new) == {"a": 0}
+    new = gpus("p", {0: [("2g.10gb", 0, "a"), ("2g.10gb", 2, "a"), ("2g.10gb", 4, None)]})
     problem = problem_of([Workload(name="a", memory_gb=9, replicas=2)], count=2)
     plan = plan_of(problem, catalog, new, current)
     transition = plan.transition
     assert transition is not None
-    assert (transition.kept, transition.released, transition.moved_replicas) == (1, 1, 0)
-    assert transition.floors == {"a": 1}  # min(2 - 1, 3 now, 2 planned)
-    stops = [m for w in transition.waves for m in w.moves if m.to_slot is None]
-    assert sorted((m.workload, m.from_slot.index) for m in stops if m.from_slot) == [
-        ("a", 0),
-        ("gone", 1),
-    ]
-    assert transition.dips == []
+    assert (transition.kept, transition.released, transition.new) == (1, 0, 0)
+    assert transition.moved_replicas == 0
+    assert transition.floors == {"a": 1}  # min(2 - 1, 2 running, 2 planned)
+    assert [(s.pool, s.index, s.state) for s in transition.gpu_states] == [("p", 0, "kept")]
+    assert transition.waves == [] and transition.dips == []
+
+
+def test_a_gpu_hosting_only_retired_replicas_hosts_nothing(catalog: Catalog) -> None:
+    # GPU 0 runs only "gone" (not a workload any more): the plan carving it makes it new, not
+    # re-carved, and no wave stops "gone"; GPU 1 is kept and a's two replicas stay.
+    current = gpus(
+        "p",
+        {0: [("7g.40gb", 0, "gone")], 1: [("3g.20gb", 0, "a"), ("3g.20gb", 4, "a")]},
+    )
+    new = gpus(
+        "p",
+        {
+            0: [("2g.10gb", 0, "a"), ("2g.10gb", 2, None), ("2g.10gb", 4, None)],
+            1: [("3g.20gb", 0, "a"), ("3g.20gb", 4, "a")],
+        },
+    )
+    problem = problem_of([Workload(name="a", memory_gb=9, replicas=3)], count=2)
+    plan = plan_of(problem, catalog, new, current)  # validator and replay agree inside
+    transition = plan.transition
+    assert transition is not None
+    states = {(s.pool, s.index): s.state for s in transition.gpu_states}
+    assert states == {("p", 0): "new", ("p", 1): "kept"}
+    assert (transition.recarved, transition.released, transition.moved_replicas) == (0, 0, 1)
+    assert [w.kind for w in transition.waves] == ["carve"]
+    moves = [m for w in transition.waves for m in w.moves]
+    assert all(m.workload == "a" and m.from_slot is None for m in moves) and len(moves) == 1
+
+
+def test_replicas_start_on_a_kept_gpus_spare_and_freed_instances(catalog: Catalog) -> None:
+    # Nothing is carved or drained: a's new replica takes the spare @4 of kept GPU 0, a second
+    # one the slot @2 of kept GPU 1 that "gone" (no longer a workload) frees, and b's replica
+    # on GPU 1 @4 leaves (the plan places none; floor 0) so c starts there. Only a moves wave
+    # can start them (the rollout once never started destinations when no wave ran).
+    current = gpus(
+        "p",
+        {
+            0: [("3g.20gb", 0, "a"), ("3g.20gb", 4, None)],
+            1: [("2g.10gb", 0, "a"), ("2g.10gb", 2, "gone"), ("3g.20gb", 4, "b")],
+        },
+    )
+    new = gpus(
+        "p",
+        {
+            0: [("3g.20gb", 0, "a"), ("3g.20gb", 4, "a")],
+            1: [("2g.10gb", 0, "a"), ("2g.10gb", 2, "a"), ("3g.20gb", 4, "c")],
+        },
+    )
+    problem = problem_of(
+        [
+            Workload(name="a", memory_gb=9, replicas=4, max_unavailable=0),
+            Workload(name="b", memory_gb=18, replicas=1, max_unavailable=0),
+            Workload(name="c", memory_gb=18, replicas=1),
+        ],
+        count=2,
+    )
+    plan = plan_of(problem, catalog, new, current)  # replayed with floors inside
+    transition = plan.transition
+    assert transition is not None
+    assert (transition.kept, transition.recarved, transition.nodes_touched) == (2, 0, 0)
+    assert {w.kind for w in transition.waves} <= {"moves", "cleanup"}
+    assert transition.dips == [] and transition.floors == {"a": 2, "b": 0, "c": 0}
+    started = sorted(
+        (m.workload, m.to_slot.index, m.to_slot.start)
+        for w in transition.waves
+        for m in w.moves
+        if m.to_slot is not None
+    )
+    assert started == [("a", 0, 4), ("a", 1, 2), ("c", 1, 4)]
+    assert all(not m.temporary for w in transition.waves for m in w.moves)
 
 
 def test_replanning_the_running_plan_changes_nothing(catalog: Catalog) -> None:
