@@ -25,6 +25,7 @@ from recommender.greedy import GpuContent
 from recommender.layouts import Layout, Placement, dominating_match, layout_violations
 from recommender.model import Solution
 from recommender.plan import PlanGpu, PlanInstance
+from recommender.problem import Problem
 
 
 @dataclass(slots=True)  # 100,000s of them on large fleets
@@ -225,6 +226,13 @@ def _simplify(
         slot.profile = name
 
 
+def keeps_its_profile(problem: Problem) -> set[str]:
+    """Workloads whose instances the tidy-up must not turn into a plainer twin: media replicas
+    need the engines, and throughput instances the profile whose measured configuration the model
+    chose (the twin may have no row in the performance table)."""
+    return {w.name for w in problem.workloads if w.media or w.is_throughput}
+
+
 def expand(
     f: Formulation, solution: Solution, spare_instances: bool = True
 ) -> tuple[list[PlanGpu], dict[str, int]]:
@@ -232,8 +240,7 @@ def expand(
     if f.replanning:
         return expand_replan(f, solution, spare_instances)
     counters = {c.index: _ReplicaCounter(c) for c in f.classes}
-    # Throughput instances keep the profile whose measured configuration the model chose.
-    media_users = {w.name for w in f.problem.workloads if w.media or w.is_throughput}
+    media_users = keeps_its_profile(f.problem)
     spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
     for (c, q, lay, name), count in solution.spread_placed.items():
         if count:
@@ -407,7 +414,7 @@ def expand_replan(
     counters = {c.index: _ReplicaCounter(c, reserved) for c in f.classes}
     for slot, c in pending:
         slot.workload, slot.replica = counters[c].take()
-    media_users = {w.name for w in f.problem.workloads if w.media}
+    media_users = keeps_its_profile(f.problem)
     spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
     for (c, q, lay, name), count in solution.spread_placed.items():
         if count:

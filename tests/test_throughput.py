@@ -464,3 +464,28 @@ def test_layout_count_model_agrees_with_per_gpu_model(
     reference_shortfall = {u.workload: u.requests_per_second for u in reference.plan.unplaced}
     if not shortfall and not reference_shortfall:
         assert math.isclose(plan.cost_per_hour, reference.cost_per_hour)
+
+
+def test_replanning_a_throughput_plan_keeps_it_and_its_configurations(
+    sample: Problem, catalog: Catalog
+) -> None:
+    """Stability with request rates: every instance keeps its profile and configuration (the
+    re-plan's tidy-up must not swap a measured profile for a twin without a row)."""
+    plan = quick(sample, catalog)
+    current = [g.model_copy(deep=True) for g in plan.gpus]
+    options = SolveOptions(time_limit_seconds=20, workers=2, current=current)
+    replan = solve(sample, catalog, options)
+    assert_valid(replan, sample, catalog, current)
+    assert replan.transition is not None
+    assert (replan.transition.moved_replicas, replan.transition.recarved) == (0, 0)
+    assert replan.cost_per_hour == pytest.approx(plan.cost_per_hour)
+
+    def configured(p: Plan) -> list[tuple]:
+        return sorted(
+            (g.pool, g.index, i.profile, i.start, i.workload, i.throughput_rps, i.batch_size)
+            for g in p.gpus
+            for i in g.instances
+            if i.workload is not None
+        )
+
+    assert configured(replan) == configured(plan)
