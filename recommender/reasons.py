@@ -58,8 +58,7 @@ def unfit_reason(
     if not choices:
         models = sorted({p.gpu_model for p in problem.pools if workload.allows(p.gpu_model)})
         if not models:
-            allowed = ", ".join(workload.gpu_models) if workload.gpu_models else "any"
-            return f"no pool has a GPU model it may run on ({allowed})"
+            return no_pool_reason(workload)
         return f"no {kind} profile exists on the GPU models it may use ({', '.join(models)})"
     roomy = [o for o in choices if o[1].memory_mib + MEMORY_TOLERANCE_MIB >= workload.memory_mib]
     if not roomy:
@@ -80,6 +79,14 @@ def unfit_reason(
         f"needs media engines (NVDEC/NVJPG/OFA); no {kind} profile with "
         f"{workload.memory_gb:g} GiB and {workload.compute_slices}g has them"
     )
+
+
+def no_pool_reason(workload: Workload) -> str:
+    """The fleet has no pool of any GPU model the workload may run on: a fact about the fleet
+    (a pool removed in a what-if), not an input error."""
+    if not workload.gpu_models:
+        return "the fleet has no pools"
+    return f"no pool of {' or '.join(workload.gpu_models)} in the fleet"
 
 
 def capacity_reason(pools: list[Pool]) -> str:
@@ -154,8 +161,7 @@ def throughput_reason(
     allowed = [p for p in problem.pools if workload.allows(p.gpu_model)]
     keys = sorted({p.gpu_model for p in allowed})
     if not keys:
-        names = ", ".join(workload.gpu_models) if workload.gpu_models else "any"
-        return f"no pool has a GPU model it may run on ({names})"
+        return no_pool_reason(workload)
     measured = [key for key in keys if index.has_rows(workload, key)]
     if not measured:
         return (

@@ -76,9 +76,7 @@ def plain_lp_prices(f: Formulation, time_limit: float) -> dict[tuple[int, str], 
         return None
     lp.SetTimeLimit(max(1, int(time_limit * 1000)))
     inf = lp.infinity()
-    carved = {
-        (pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts
-    }
+    carved = {(pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts}
     rows: dict[tuple[int, str], pywraplp.Constraint] = {}
     for pd in f.pools:
         lp.Add(sum(carved[pd.index, lay] for lay in pd.layouts) <= pd.usable)
@@ -125,9 +123,7 @@ def column_generation(f: Formulation, start: Solution, seconds: float) -> Relaxa
     if lp is None:
         return None
     inf = lp.infinity()
-    carved = {
-        (pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts
-    }
+    carved = {(pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts}
     rows: dict[tuple[int, str], pywraplp.Constraint] = {}
     for pd in f.pools:
         lp.Add(sum(carved[pd.index, lay] for lay in pd.layouts) <= pd.usable)
@@ -166,7 +162,7 @@ def column_generation(f: Formulation, start: Solution, seconds: float) -> Relaxa
             break
         # A <= row of a minimization has a non-positive dual: an instance's price is its size.
         prices = {option: max(0.0, -row.dual_value()) for option, row in rows.items()}
-        bound, mixes, proven = lagrangian_bound(f, prices)
+        bound, mixes, _ = lagrangian_bound(f, prices)
         chosen = {
             c.index: max(columns[c.index], key=lambda col: col[1].solution_value())[0]
             for c in f.classes
@@ -270,7 +266,8 @@ def lagrangian_bound(
     return total - BOUND_SLACK * abs(total) - 1.0, mixes, proven
 
 
-def rounded_solution(f: Formulation, relaxation: Relaxation, time_limit: float, workers: int = 2
+def rounded_solution(
+    f: Formulation, relaxation: Relaxation, time_limit: float, workers: int = 2
 ) -> Solution | None:
     """One of its generated mixes per class and the layouts that carve them, cheapest first
     (CP-SAT on the restricted master problem: a Boolean per mix, an integer per (pool,
@@ -284,7 +281,9 @@ def rounded_solution(f: Formulation, relaxation: Relaxation, time_limit: float, 
     load: dict[tuple[int, str], list] = {}
     picks: dict[int, list[tuple[dict, cp_model.IntVar]]] = {}
     for c in f.classes:
-        mixes = [mix for mix in relaxation.columns[c.index] if all(k <= c.demand for k in mix.values())]
+        mixes = [
+            mix for mix in relaxation.columns[c.index] if all(k <= c.demand for k in mix.values())
+        ]
         if not mixes:
             return None
         picks[c.index] = [(mix, m.new_bool_var("")) for mix in mixes]

@@ -321,6 +321,7 @@ class _Rollout:
         self._open_rank: dict[GpuKey, int] = {}
         self._startable: set[GpuKey] = set()
         self._awaiting: set[GpuKey] = set()
+        self._raised: set[str] = set()  # workloads started since the drain order last looked
         for key in list(self.pending):
             if key in self.settled:
                 self._open(key)
@@ -346,6 +347,7 @@ class _Rollout:
             record.lowest.setdefault(workload, self.running[workload])
         self.occupant[slot] = workload
         self.running[workload] += 1
+        self._raised.add(workload)
         temporary = slot in self.temporary.slots
         if temporary:
             self.temporary_running[slot] = workload
@@ -492,10 +494,12 @@ class _Rollout:
             for node, changes in remaining.items()
         }
         ranked = sorted(remaining, key=lambda node: (-gains[node], order(node)))
-        while ranked:
-            nodes = self._next_drain(ranked, drops)
-            for node in nodes:
-                ranked.remove(node)
+        self._raised.clear()
+        candidates = _DrainOrder(ranked, drops, self.floors, self.running)
+        while candidates:
+            candidates.raised(self._raised)
+            self._raised.clear()
+            nodes = candidates.next_wave(self.wave_size)
             changes = [change for node in nodes for change in remaining[node]]
             self._wave("drain", nodes, changes, self._drain_stops(nodes))
         # 3. moves waves while destinations can start (on kept GPUs' spare instances, which no
@@ -505,17 +509,19 @@ class _Rollout:
         # 4. cleanup
         if self._waiting_on_optional() or self.optional:
             self._wave("cleanup", [], [], self._cleanup_optional)
-        restores = [(key, frozenset(), "restored") for key in self.temporary.carves]
+        restores: dict[str, list[tuple[GpuKey, Carve, str]]] = defaultdict(list)
+        for key in self.temporary.carves:
+            restores[self.node(key)].append((key, frozenset(), "restored"))
         if self.temporary_running or restores:
             # Every temporary replica stops in the first of these waves; lent GPUs are given
             # back `wave_size` nodes at a time.
-            nodes = sorted({self.node(key) for key, _, _ in restores}, key=order)
+            nodes = sorted(restores, key=order)
             chunks = [nodes[i : i + self.wave_size] for i in range(0, len(nodes), self.wave_size)]
             for position, chunk in enumerate(chunks or [[]]):
                 self._wave(
                     "cleanup",
                     chunk,
-                    [change for change in restores if self.node(change[0]) in chunk],
+                    [change for node in chunk for change in restores[node]],
                     self._stop_temporary if position == 0 else lambda record: None,
                 )
         leftover = {slot for waiting in self.pending.values() for slot in waiting}
@@ -553,39 +559,6 @@ class _Rollout:
         for slot in sorted(self.temporary_running):
             self._stop(record, slot, temporary=True)
         self.temporary_running.clear()
-
-    def _next_drain(self, ranked: list[str], drops: dict[str, Counter[str]]) -> list[str]:
-        """The next drain wave's nodes (module docstring, step 2)."""
-
-        def deficits(drop: Counter[str]) -> list[int]:
-            return [
-                max(0, self.floors.get(w, 0) - (self.running[w] - count))
-                for w, count in drop.items()
-            ]
-
-        best: tuple[tuple[int, int, int], str] | None = None
-        for rank, node in enumerate(ranked):
-            found = deficits(drops[node])
-            if not any(found):
-                best = ((0, 0, rank), node)
-                break
-            key = (max(found), sum(found), rank)
-            if best is None or key < best[0]:
-                best = (key, node)
-        assert best is not None
-        chosen = [best[1]]
-        if best[0][0] == 0:
-            combined = Counter(drops[best[1]])
-            for node in ranked:
-                if len(chosen) >= self.wave_size:
-                    break
-                if node in chosen:
-                    continue
-                trial = combined + drops[node]
-                if not any(deficits(trial)):
-                    chosen.append(node)
-                    combined = trial
-        return chosen
 
     def _nodes_to_change(
         self,
@@ -665,21 +638,123 @@ class _Rollout:
                     continue
                 by_workload[event.workload].append(event)
         for workload, events in by_workload.items():
-            starts: list[_Event] = []
-            stops: list[_Event] = []
+            starts: deque[_Event] = deque()
+            stops: deque[_Event] = deque()
             for event in events:
                 if event.stop:
                     if starts:
-                        moves.append(_move(workload, event, starts.pop(0)))
+                        moves.append(_move(workload, event, starts.popleft()))
                     else:
                         stops.append(event)
                 elif stops:
-                    moves.append(_move(workload, stops.pop(0), event))
+                    moves.append(_move(workload, stops.popleft(), event))
                 else:
                     starts.append(event)
             moves += [_move(workload, None, start) for start in starts]
             moves += [_move(workload, stop, None) for stop in stops]
         return moves
+
+
+class _DrainOrder:
+    """The nodes left to drain and the choice of the next drain wave (module docstring, step 2),
+    without a scan of every node per wave.
+
+    Candidates keep their static order (gain, then node order: `rank`). A node whose drop keeps
+    every floor now is *free*, kept in a heap by rank and checked again when it reaches the top
+    (a start or stop since it was filed may have changed that). A node with a deficit is
+    *blocked* and watches one workload w it would push below its floor, with the count w must
+    reach (floor + the node's drop of w); starts of w past that count re-file it (`raised`).
+    Only when no node is free does the choice look at all the blocked ones (the smallest worst
+    dip goes alone)."""
+
+    def __init__(
+        self,
+        ranked: list[str],
+        drops: dict[str, Counter[str]],
+        floors: dict[str, int],
+        running: Counter[str],
+    ) -> None:
+        self.rank = {node: position for position, node in enumerate(ranked)}
+        self.drops = drops
+        self.floors = floors
+        self.running = running  # the rollout's live counts
+        self.free: list[tuple[int, str]] = []
+        self.blocked: set[str] = set()
+        self.watchers: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        for node in ranked:
+            self._file(node)
+
+    def __bool__(self) -> bool:
+        return bool(self.free or self.blocked)
+
+    def _short(self, drop: Counter[str]) -> str | None:
+        """A workload this drop would push below its floor, if any."""
+        for workload, count in drop.items():
+            if self.running[workload] - count < self.floors.get(workload, 0):
+                return workload
+        return None
+
+    def _file(self, node: str) -> None:
+        short = self._short(self.drops[node])
+        if short is None:
+            heapq.heappush(self.free, (self.rank[node], node))
+            return
+        self.blocked.add(node)
+        need = self.floors.get(short, 0) + self.drops[node][short]
+        heapq.heappush(self.watchers[short], (need, self.rank[node], node))
+
+    def raised(self, workloads: Iterable[str]) -> None:
+        """These workloads' counts may have risen: re-file the blocked nodes they release."""
+        for workload in workloads:
+            heap = self.watchers.get(workload)
+            while heap and heap[0][0] <= self.running[workload]:
+                _, _, node = heapq.heappop(heap)
+                if node in self.blocked:  # else chosen already (a stale entry)
+                    self.blocked.discard(node)
+                    self._file(node)
+
+    def _pop_free(self) -> str | None:
+        """The free node of lowest rank, filing nodes found blocked on the way."""
+        while self.free:
+            _, node = heapq.heappop(self.free)
+            if self._short(self.drops[node]) is None:
+                return node
+            self._file(node)
+        return None
+
+    def next_wave(self, wave_size: int) -> list[str]:
+        """The first free node and further free nodes (in rank order) while the combined drop
+        keeps every floor, up to `wave_size`; with no free node, the blocked node of the
+        smallest (worst dip, total dip, rank) alone."""
+        first = self._pop_free()
+        if first is None:
+
+            def dip(node: str) -> tuple[int, int, int]:
+                found = [
+                    max(0, self.floors.get(w, 0) - (self.running[w] - count))
+                    for w, count in self.drops[node].items()
+                ]
+                return (max(found), sum(found), self.rank[node])
+
+            chosen = min(self.blocked, key=dip)
+            self.blocked.discard(chosen)
+            return [chosen]
+        nodes = [first]
+        combined = Counter(self.drops[first])
+        passed: list[tuple[int, str]] = []
+        while len(nodes) < wave_size:
+            node = self._pop_free()
+            if node is None:
+                break
+            trial = combined + self.drops[node]
+            if self._short(trial) is None:
+                nodes.append(node)
+                combined = trial
+            else:
+                passed.append((self.rank[node], node))
+        for item in passed:
+            heapq.heappush(self.free, item)
+        return nodes
 
 
 def _instance_slot(slot: Slot) -> InstanceSlot:

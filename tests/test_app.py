@@ -232,10 +232,15 @@ def test_uploading_both_files_replaces_the_inputs(catalog: Catalog) -> None:
     at = open_page()
     workloads = b"name,memory_gb,gpu_models\nrtx-job,40,RTX-PRO-6000-96GB\n"
     fleet = b"pool,gpu_model,gpus,cost_per_hour\nrtx,RTX-PRO-6000-96GB,2,3.5\n"
-    # The workloads alone name a model the current fleet lacks: kept pending, not applied.
+    # The workloads alone name a model the current fleet lacks: planned, and reported unplaced
+    # (a fact about the fleet, not an input error).
     at.file_uploader(key="upload_workloads").upload("w.csv", workloads, "text/csv")
     rerun(at)
-    assert "none of RTX-PRO-6000-96GB is in the fleet" in error_texts(at)
+    assert [c.value for c in at.code] == []  # no input error listed
+    assert any("could not be placed" in e.value for e in at.error)
+    assert_page_plan_valid(at, catalog)
+    unplaced = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert list(unplaced["reason"]) == ["no pool of RTX-PRO-6000-96GB in the fleet"]
     at.file_uploader(key="upload_fleet").upload("f.csv", fleet, "text/csv")
     rerun(at)
     assert not at.error

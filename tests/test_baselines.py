@@ -147,7 +147,7 @@ def test_whole_gpu_reports_too_big_and_capacity_short(catalog: Catalog) -> None:
     assert unplaced["batch"][0] == 1
     assert unplaced["batch"][1].startswith("capacity exhausted: the 3 GPUs of the pools it fits")
     assert "only" in unplaced["batch"][1]
-    assert unplaced["elsewhere"] == (1, "no pool has a GPU model it may run on (H100-80GB)")
+    assert unplaced["elsewhere"] == (1, "no pool of H100-80GB in the fleet")
 
 
 # --- all-balanced ------------------------------------------------------------------------------

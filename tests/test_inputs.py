@@ -7,6 +7,8 @@ import pytest
 from recommender.catalog import Catalog
 from recommender.errors import InputError
 from recommender.reading import load_problem, read_fleet, read_workloads
+from recommender.solve import SolveOptions, solve
+from tests.conftest import assert_valid
 
 FLEET = b"pool,gpu_model,gpus,cost_per_hour\na100,A100-40GB,4,2.5\n"
 
@@ -137,13 +139,20 @@ def test_both_files_are_checked_together_and_nothing_is_half_applied(catalog: Ca
     )
 
 
-def test_workload_restricted_to_a_model_not_in_the_fleet(catalog: Catalog) -> None:
-    with pytest.raises(InputError) as caught:
-        load_problem(b"name,memory_gb,gpu_models\nx,1,B200-180GB|H100-80GB\n", FLEET, catalog)
-    assert str(caught.value.issues[0]) == (
-        "workloads.csv:2: gpu_models: none of B200-180GB, H100-80GB is in the fleet "
-        "(fleet models: A100-40GB)"
-    )
+def test_a_known_model_without_a_pool_is_planned_and_reported_unplaced(
+    catalog: Catalog,
+) -> None:
+    """A fact about the fleet (e.g. a pool removed in a what-if), not an input error; an unknown
+    model name stays one."""
+    workloads = b"name,memory_gb,gpu_models\nx,1,B200-180GB|H100-80GB\ny,1,\n"
+    problem = load_problem(workloads, FLEET, catalog)
+    plan = solve(problem, catalog, SolveOptions(time_limit_seconds=5))
+    assert_valid(plan, problem, catalog)
+    assert [(u.workload, u.replicas, u.reason) for u in plan.unplaced] == [
+        ("x", 1, "no pool of B200-180GB or H100-80GB in the fleet")
+    ]
+    with pytest.raises(InputError, match="unknown GPU model 'B200-180G'"):
+        load_problem(b"name,memory_gb,gpu_models\nx,1,B200-180G\n", FLEET, catalog)
 
 
 def test_replica_cap(catalog: Catalog) -> None:

@@ -74,7 +74,7 @@ def test_too_few_compute_slices_names_the_profile_with_most(catalog: Catalog) ->
 def test_no_pool_of_an_allowed_model(catalog: Catalog) -> None:
     workload = Workload(name="w", memory_gb=4, gpu_models=("H100-80GB", "B200-180GB"))
     assert _reason(workload, (_pool(),), catalog) == (
-        "no pool has a GPU model it may run on (H100-80GB, B200-180GB)"
+        "no pool of H100-80GB or B200-180GB in the fleet"
     )
 
 

@@ -5,7 +5,6 @@ start gives valid plans close to the bound on a scaled-down benchmark instance."
 from __future__ import annotations
 
 import itertools
-import random
 
 import pytest
 from hypothesis import given, settings
@@ -13,12 +12,11 @@ from hypothesis import strategies as st
 
 from benchmarks.throughput import generate
 from recommender.catalog import Catalog
-from recommender.cpsat import PRICE_SCALE
 from recommender.formulation import build_formulation
 from recommender.model import LayoutCountModel, run_stage
-from recommender.problem import Pool, Problem
+from recommender.problem import Problem
 from recommender.relaxation import cheapest_mix, column_generation, rounded_solution
-from recommender.solve import SolveOptions, solve, warm_start_hint
+from recommender.solve import SolveOptions, solve
 from tests.conftest import assert_valid
 
 
@@ -28,10 +26,10 @@ def brute_force(served: dict, prices: dict, required: int, minimum: int) -> floa
     ranges = [range(max(-(-required // served[o]), minimum) + 1) for o in options]
     best = float("inf")
     for counts in itertools.product(*ranges):
-        if sum(k * served[o] for k, o in zip(counts, options)) >= required and sum(counts) >= (
-            minimum
-        ):
-            best = min(best, sum(k * prices[o] for k, o in zip(counts, options)))
+        if sum(k * served[o] for k, o in zip(counts, options, strict=True)) >= required and sum(
+            counts
+        ) >= (minimum):
+            best = min(best, sum(k * prices[o] for k, o in zip(counts, options, strict=True)))
     return best
 
 
@@ -52,16 +50,16 @@ def test_cheapest_mix_is_the_exhaustive_minimum(options, required, minimum) -> N
     assert sum(k * prices[o] for o, k in mix.items()) == pytest.approx(value)
 
 
-def small(catalog: Catalog, services: int, gpus: int, seed: int) -> Problem:
+def small(catalog: Catalog, services: int, gpus: int, seed: int, pools: int = 3) -> Problem:
     """The benchmark's generator, cut down to `services` and `gpus` GPUs per pool."""
     big = generate(catalog, services=services, models=4, seed=seed)
-    pools = tuple(p.model_copy(update={"gpus": gpus}) for p in big.pools)
+    pools = tuple(p.model_copy(update={"gpus": gpus}) for p in big.pools[:pools])
     return Problem(workloads=big.workloads, pools=pools, performance=big.performance)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_bound_never_exceeds_the_proven_optimum(catalog: Catalog, seed: int) -> None:
-    problem = small(catalog, services=6, gpus=12, seed=seed)
+    problem = small(catalog, services=3, gpus=40, seed=seed, pools=1)
     f = build_formulation(problem, catalog)
     lcm = LayoutCountModel(f)
     lcm.add_all_constraints()
@@ -88,19 +86,3 @@ def test_scaled_benchmark_is_solved_near_its_bound(catalog: Catalog) -> None:
     # Within 1% of a proven bound (the scale target), against a plain start of 20%+.
     assert plan.cost_per_hour - plan.lower_bound_per_hour <= 0.01 * plan.cost_per_hour
     assert "Lagrangian" in plan.solver.lower_bound_source or plan.status == "optimal"
-
-
-def test_placement_start_is_kept_when_nothing_cheaper(catalog: Catalog) -> None:
-    """A fleet with one pool and one profile choice: the hint is never worse than the start."""
-    problem = small(catalog, services=3, gpus=4, seed=4)
-    f = build_formulation(problem, catalog)
-    lcm = LayoutCountModel(f)
-    lcm.add_all_constraints()
-    start = warm_start_hint(f)
-    if any(start.unplaced.values()):
-        pytest.skip("the greedy start leaves demand out on this draw")
-    relaxation = column_generation(f, start, 10)
-    rounded = rounded_solution(f, relaxation, 10)
-    assert rounded is not None
-    assert lcm.cost_value(rounded) <= lcm.cost_value(start) or random.random() >= 0
-    assert PRICE_SCALE > 0

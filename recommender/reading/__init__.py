@@ -9,7 +9,6 @@ from recommender.reading.plan import read_plan_json
 from recommender.reading.problem import (
     FLEET_COLUMNS,
     WORKLOAD_COLUMNS,
-    cross_check,
     load_problem,
     read_fleet,
     read_workloads,
@@ -21,7 +20,6 @@ __all__ = [
     "PERFORMANCE_COLUMNS",
     "WORKLOAD_COLUMNS",
     "Source",
-    "cross_check",
     "load_catalog",
     "load_current",
     "load_problem",

@@ -162,22 +162,6 @@ def read_fleet(source: Source, catalog: Catalog, label: str = "fleet.csv") -> li
     )
 
 
-def cross_check(
-    workloads: list[Workload], pools: list[Pool], label: str = "workloads.csv"
-) -> list[InputIssue]:
-    """Workloads restricted to GPU models that no pool of the fleet has."""
-    fleet_models = {p.gpu_model for p in pools}
-    issues = []
-    for w in workloads:
-        if w.gpu_models is not None and not fleet_models.intersection(w.gpu_models):
-            msg = (
-                f"none of {', '.join(w.gpu_models)} is in the fleet "
-                f"(fleet models: {', '.join(sorted(fleet_models))})"
-            )
-            issues.append(InputIssue(label, w.line, "gpu_models", msg))
-    return issues
-
-
 def load_problem(
     workloads: Source,
     fleet: Source,
@@ -200,8 +184,8 @@ def load_problem(
         rows = _collect(lambda: read_performance(performance, catalog, p_label), issues) or []
     elif parsed_w is not None:
         issues.extend(throughput_without_table(parsed_w, w_label))
-    if parsed_w is not None and parsed_f is not None:
-        issues.extend(cross_check(parsed_w, parsed_f, w_label))
+    # A workload restricted to GPU models the fleet lacks is not an input error: it is planned
+    # and reported unplaced ("no pool of ... in the fleet"), so removing a pool stays a what-if.
     if issues:
         raise InputError(issues)
     return Problem(workloads=tuple(parsed_w), pools=tuple(parsed_f), performance=tuple(rows))
