@@ -11,12 +11,17 @@ Cases (each in a fresh subprocess, so peak memory is its own):
 - `xl`: 20,000 GPUs / 100,000 replicas carved all-balanced with a greedy current state: one
   re-plan in at most 300 s and 4 GiB (the clock covers reading the CSVs and the current state,
   solving and writing the plan).
+- `rollout` (2,000 GPUs / 10,000 replicas, 60 s solve) and `rollout-xl` (the xl instance, 300 s
+  solve): the same kind of re-plan, then `transition.build_transition` timed alone on its
+  plan (the waves of a fleet that changes almost everywhere, with dips, temporary capacity and
+  the extra-GPU search). Not in the default cases.
 
-    python -m benchmarks.replan [--cases 600,stability,xl] [--out benchmarks/RESULTS.md]
+    python -m benchmarks.replan [--cases 600,stability,xl,rollout,rollout-xl]
+        [--out benchmarks/RESULTS.md]
 
 Every plan is checked by the independent validator with the current state (transition counts
-and budgets recomputed on its own). The section sits between markers in RESULTS.md and is
-replaced on each run; `benchmarks.run` keeps it when it rewrites the file.
+and budgets recomputed on its own). The section ("replan", `benchmarks.results`) is replaced
+on each run; the other benchmarks' sections stay as they are.
 """
 
 from __future__ import annotations
@@ -35,12 +40,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.generate import write_instance
+from benchmarks.results import replace_section
 from benchmarks.run import DEFAULT_OUT, GIB, machine_info
 
-SECTION_START = "<!-- replan:start -->"
-SECTION_END = "<!-- replan:end -->"
+SECTION = "replan"
 WORKERS = 2
 CASES = ("600", "stability", "xl")
+OPTIONAL_CASES = ("rollout", "rollout-xl")
+# (GPUs, replicas, solve seconds) of the rollout cases
+ROLLOUT_SIZES = {"rollout": (2_000, 10_000, 60.0), "rollout-xl": (20_000, 100_000, TIME_XL_S := 300.0)}
 # (label, max_recarve, max_moves, keep_running)
 BUDGETS_600 = (
     ("no budget (cheapest, fewest moves)", None, None, False),
@@ -260,7 +268,43 @@ def measure_xl(directory: Path) -> dict:
     return {"gpus": 20_000, "replicas": 100_000, "current_gpus": len(current), "rows": [row]}
 
 
+def measure_rollout(directory: Path, case: str) -> dict:
+    """A re-plan of an all-balanced fleet, then `build_transition` on its plan, timed alone."""
+    from recommender.reading import load_catalog, load_problem
+    from recommender.solve import SolveOptions, solve
+    from recommender.transition import build_transition
+    from recommender.validate import validate_rollout
+
+    gpus, replicas, limit = ROLLOUT_SIZES[case]
+    workloads, fleet = write_instance(directory, gpus, replicas, 0)
+    catalog = load_catalog()
+    problem = load_problem(workloads, fleet, catalog)
+    current = _current_all_balanced(problem, catalog)
+    options = SolveOptions(time_limit_seconds=limit, workers=WORKERS, current=current)
+    started = time.perf_counter()
+    plan = solve(problem, catalog, options)
+    solved = time.perf_counter()
+    transition = build_transition(current, plan, problem, catalog)
+    built = time.perf_counter()
+    replayed = validate_rollout(plan.model_copy(update={"transition": transition}), current, problem)
+    return {
+        "gpus": gpus,
+        "replicas": replicas,
+        "replan_seconds": round(solved - started, 2),
+        "transition_seconds": round(built - solved, 2),
+        "waves": len(transition.waves),
+        "dips": len(transition.dips),
+        "extra_gpus": sum(transition.extra_gpus_needed.values()),
+        "moved": transition.moved_replicas,
+        "recarved": transition.recarved,
+        "replay_violations": len(replayed),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
 MEASURES = {
+    "rollout": lambda directory: measure_rollout(directory, "rollout"),
+    "rollout-xl": lambda directory: measure_rollout(directory, "rollout-xl"),
     "600": measure_600,
     "stability": measure_stability,
     "xl-prepare": prepare_xl,
@@ -300,7 +344,6 @@ def _gap(value: float | None) -> str:
 
 def render_section(report: dict) -> str:
     lines = [
-        SECTION_START,
         "## Re-planning from the running fleet",
         "",
         f"Run {report['date']} with `{report['command']}` on {report['machine']}.",
@@ -311,7 +354,6 @@ def render_section(report: dict) -> str:
             lines += [f"**{record['case']}**: failed ({record['error']})", ""]
             continue
         lines += _case_lines(record)
-    lines.append(SECTION_END)
     return "\n".join(lines)
 
 
@@ -354,6 +396,18 @@ def _table(rows: list[dict], extra: Sequence[tuple[str, str]] = ()) -> list[str]
 
 def _case_lines(record: dict) -> list[str]:
     case = record["case"]
+    if case in OPTIONAL_CASES:
+        return [
+            f"### Rollout waves: {record['gpus']:,} GPUs / {record['replicas']:,} replicas",
+            "",
+            f"Re-plan {record['replan_seconds']} s (its rollout included); "
+            f"`build_transition` alone on its plan: **{record['transition_seconds']} s**, "
+            f"{record['waves']:,} waves, {record['moved']:,} moved replicas, "
+            f"{record['recarved']:,} re-carved GPUs, {record['dips']} dipping workloads "
+            f"({record['extra_gpus']} extra GPUs found), replay violations: "
+            f"{record['replay_violations']}, peak RSS {record['peak_rss_bytes'] / GIB:.2f} GiB.",
+            "",
+        ]
     if case == "600":
         met = all(r["gap"] is not None and r["gap"] <= GAP_TARGET for r in record["rows"])
         return [
@@ -392,22 +446,12 @@ def _case_lines(record: dict) -> list[str]:
     ]
 
 
-def write_section(out: Path, section: str) -> None:
-    """Put the section into RESULTS.md, replacing the previous one."""
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        _, tail = rest.split(SECTION_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    out.write_text(text, encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.replan", description=__doc__)
     parser.add_argument(
-        "--cases", default=",".join(CASES), help="comma-separated: 600,stability,xl"
+        "--cases",
+        default=",".join(CASES),
+        help="comma-separated: " + ",".join((*CASES, *OPTIONAL_CASES)),
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -420,7 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in MEASURES]
     if unknown:
-        parser.error(f"unknown cases: {', '.join(unknown)} (known: {', '.join(CASES)})")
+        known = ", ".join((*CASES, *OPTIONAL_CASES))
+        parser.error(f"unknown cases: {', '.join(unknown)} (known: {known})")
     argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     report = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -434,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["cases"].append(run_case(case, Path(scratch) / case))
     json_path = args.out.with_name("RESULTS_REPLAN.json")
     json_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    write_section(args.out, render_section(report))
+    replace_section(args.out, SECTION, render_section(report))
     print(f"wrote {args.out} (section) and {json_path}", file=sys.stderr)
     return 0
 
