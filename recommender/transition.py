@@ -321,7 +321,7 @@ class _Rollout:
         self._open_rank: dict[GpuKey, int] = {}
         self._startable: set[GpuKey] = set()
         self._awaiting: set[GpuKey] = set()
-        self._raised: set[str] = set()  # workloads started since the drain order last looked
+        self._changed: set[str] = set()  # workloads started or stopped since the drain order looked
         for key in list(self.pending):
             if key in self.settled:
                 self._open(key)
@@ -347,7 +347,7 @@ class _Rollout:
             record.lowest.setdefault(workload, self.running[workload])
         self.occupant[slot] = workload
         self.running[workload] += 1
-        self._raised.add(workload)
+        self._changed.add(workload)
         temporary = slot in self.temporary.slots
         if temporary:
             self.temporary_running[slot] = workload
@@ -356,6 +356,7 @@ class _Rollout:
     def _stop(self, record: _WaveRecord, slot: Slot, temporary: bool = False) -> None:
         workload = self.occupant.pop(slot)
         self.running[workload] -= 1
+        self._changed.add(workload)
         record.events.append(_Event(record.index, PHASE_DRAIN, True, workload, slot, temporary))
         key = slot[:2]
         if key in self.open and slot in self.pending.get(key, {}):
@@ -434,7 +435,7 @@ class _Rollout:
         touched = {event.workload for event in record.events}
         record.lowest = {w: self.running[w] for w in sorted(touched)}
         # A workload stays below its floor through waves that do not touch it.
-        for workload in sorted(self.below | touched):
+        for workload in self.below | touched:
             running = self.running[workload]
             if running < self.floors.get(workload, 0):
                 self.below.add(workload)
@@ -494,11 +495,11 @@ class _Rollout:
             for node, changes in remaining.items()
         }
         ranked = sorted(remaining, key=lambda node: (-gains[node], order(node)))
-        self._raised.clear()
+        self._changed.clear()
         candidates = _DrainOrder(ranked, drops, self.floors, self.running)
         while candidates:
-            candidates.raised(self._raised)
-            self._raised.clear()
+            candidates.changed(self._changed)
+            self._changed.clear()
             nodes = candidates.next_wave(self.wave_size)
             changes = [change for node in nodes for change in remaining[node]]
             self._wave("drain", nodes, changes, self._drain_stops(nodes))
@@ -663,9 +664,11 @@ class _DrainOrder:
     every floor now is *free*, kept in a heap by rank and checked again when it reaches the top
     (a start or stop since it was filed may have changed that). A node with a deficit is
     *blocked* and watches one workload w it would push below its floor, with the count w must
-    reach (floor + the node's drop of w); starts of w past that count re-file it (`raised`).
-    Only when no node is free does the choice look at all the blocked ones (the smallest worst
-    dip goes alone)."""
+    reach (floor + the node's drop of w); starts of w past that count re-file it (`changed`).
+    When no node is free, the blocked node of the smallest worst dip goes alone: blocked nodes
+    sit in a second heap by (worst dip, total dip, rank), and only those dropping a workload
+    whose count changed since the last such choice are keyed again (older entries are skipped
+    by their version)."""
 
     def __init__(
         self,
@@ -681,6 +684,13 @@ class _DrainOrder:
         self.free: list[tuple[int, str]] = []
         self.blocked: set[str] = set()
         self.watchers: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        self.nodes_of: dict[str, list[str]] = defaultdict(list)
+        for node in ranked:
+            for workload in drops[node]:
+                self.nodes_of[workload].append(node)
+        self.dips: list[tuple[tuple[int, int, int], int, str]] = []
+        self.version: Counter[str] = Counter()
+        self.stale: set[str] = set()  # workloads whose count changed since the dips were keyed
         for node in ranked:
             self._file(node)
 
@@ -702,10 +712,21 @@ class _DrainOrder:
         self.blocked.add(node)
         need = self.floors.get(short, 0) + self.drops[node][short]
         heapq.heappush(self.watchers[short], (need, self.rank[node], node))
+        self._key_dip(node)
 
-    def raised(self, workloads: Iterable[str]) -> None:
-        """These workloads' counts may have risen: re-file the blocked nodes they release."""
+    def _key_dip(self, node: str) -> None:
+        found = [
+            max(0, self.floors.get(w, 0) - (self.running[w] - count))
+            for w, count in self.drops[node].items()
+        ]
+        self.version[node] += 1
+        key = (max(found), sum(found), self.rank[node])
+        heapq.heappush(self.dips, (key, self.version[node], node))
+
+    def changed(self, workloads: Iterable[str]) -> None:
+        """These workloads' counts changed: re-file the blocked nodes a rise releases."""
         for workload in workloads:
+            self.stale.add(workload)
             heap = self.watchers.get(workload)
             while heap and heap[0][0] <= self.running[workload]:
                 _, _, node = heapq.heappop(heap)
@@ -728,15 +749,15 @@ class _DrainOrder:
         smallest (worst dip, total dip, rank) alone."""
         first = self._pop_free()
         if first is None:
-
-            def dip(node: str) -> tuple[int, int, int]:
-                found = [
-                    max(0, self.floors.get(w, 0) - (self.running[w] - count))
-                    for w, count in self.drops[node].items()
-                ]
-                return (max(found), sum(found), self.rank[node])
-
-            chosen = min(self.blocked, key=dip)
+            for workload in self.stale:
+                for node in self.nodes_of.get(workload, ()):
+                    if node in self.blocked:
+                        self._key_dip(node)
+            self.stale.clear()
+            while True:
+                _, version, chosen = heapq.heappop(self.dips)
+                if chosen in self.blocked and version == self.version[chosen]:
+                    break
             self.blocked.discard(chosen)
             return [chosen]
         nodes = [first]
@@ -853,7 +874,7 @@ class _SpareIndex:
         ]
         if not heads:
             return None
-        position, slot = min(heads)
+        _, slot = min(heads)
         self.queues[(slot[0], slot[2])].popleft()
         return slot
 

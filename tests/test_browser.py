@@ -128,6 +128,10 @@ def upload_solve_view_and_download(
     charts.first.wait_for(timeout=30_000)
     heading = page.locator("p:visible", has_text="A100-40GB (8 units per GPU)")
     assert heading.count() == 1
+    for _ in range(100):  # one chart per GPU model; they arrive one after another
+        if charts.count() >= 3:
+            break
+        page.wait_for_timeout(300)
     assert charts.count() >= 3
     assert charts.first.locator("canvas, svg").count() > 0
     page.wait_for_timeout(1500)  # let the charts finish drawing before the screenshot

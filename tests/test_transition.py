@@ -408,8 +408,14 @@ def test_random_rollouts_replay_cleanly(catalog: Catalog, seed: int, wave_size: 
         )
         for k in range(3)
     ]
-    current_spec = _random_fleet(rng, catalog, count, workloads, {})
-    new_spec = _random_fleet(rng, catalog, count, workloads, current_spec)
+    # "gone" runs now but is no longer a workload: its replicas count as stopped (spares).
+    gone = Workload(name="gone", memory_gb=rng.choice([4, 9, 18]))
+    current_spec = _random_fleet(rng, catalog, count, [*workloads, gone], {})
+    kept_spec = {
+        index: [(p, s, None if w == "gone" else w) for p, s, w in spec]
+        for index, spec in current_spec.items()
+    }
+    new_spec = _random_fleet(rng, catalog, count, workloads, kept_spec)
     current, new = gpus("p", current_spec), gpus("p", new_spec)
     problem = problem_of(workloads, count + rng.randint(0, 2), per_node=rng.choice([1, 2, 3]))
     plan = plan_of(problem, catalog, new, current, wave_size)  # replayed inside
