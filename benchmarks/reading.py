@@ -22,11 +22,18 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.results import replace_section
-from benchmarks.run import DEFAULT_OUT, GIB, REPO, machine_info
+from benchmarks.run import (
+    DEFAULT_OUT,
+    GIB,
+    REPO,
+    machine_info,
+    machine_line,
+    versions_line,
+    written_at,
+)
 
 TARGET_SECONDS = 5.0
 BAD_ROWS = 10_000
@@ -149,7 +156,7 @@ def run_case(case: Case, rows: int, seed: int, folder: Path, repeat: int) -> dic
 def section(results: list[dict], command: str, seed: int) -> str:
     machine = machine_info()
     load = ", ".join(f"{x:.2f}" for x in machine["load_average"] or ())
-    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    written = written_at()
     lines = [
         "## Reading inputs (issue 7)",
         "",
@@ -158,10 +165,9 @@ def section(results: list[dict], command: str, seed: int) -> str:
         "rows reporting every problem in the same time. Before issue 7, the row-by-row reader "
         "took about 20 s for 600,000 rows (50 MB).",
         "",
-        f"- Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, "
-        f"{machine['ram_bytes'] / GIB:.1f} GiB RAM; {machine['os']}",
-        f"- Python {machine['python']}, pandas {machine['pandas']}, "
-        f"pydantic {machine['pydantic']}; load average at the start: {load}",
+        f"- Machine: {machine_line(machine)}",
+        f"- {versions_line(machine, ('python', 'pandas', 'pydantic'))}; "
+        f"load average at the start: {load}",
         "",
         "| case | rows | file | issues reported (printed) | seconds (best) | all runs "
         "| peak memory | result |",

@@ -36,12 +36,11 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.generate import write_instance
 from benchmarks.results import replace_section
-from benchmarks.run import DEFAULT_OUT, GIB, machine_info
+from benchmarks.run import DEFAULT_OUT, GIB, machine_info, written_at
 
 SECTION = "replan"
 WORKERS = 2
@@ -469,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown cases: {', '.join(unknown)} (known: {known})")
     argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     report = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": written_at(),
         "command": f"python -m benchmarks.replan {argv_text}".strip(),
         "machine": _machine_text(),
         "cases": [],

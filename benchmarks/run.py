@@ -360,6 +360,34 @@ def machine_info() -> dict:
     }
 
 
+# How `versions_line` names the packages `machine_info` reports.
+VERSION_LABELS = {
+    "python": "Python",
+    "ortools": "OR-Tools",
+    "pandas": "pandas",
+    "pydantic": "pydantic",
+}
+
+
+def machine_line(machine: dict) -> str:
+    """'CPU, N usable cores, X GiB RAM; OS' of `machine_info()`: where a section's numbers
+    were measured."""
+    return (
+        f"{machine['cpu']}, {machine['usable_cores']} usable cores, "
+        f"{machine['ram_bytes'] / GIB:.1f} GiB RAM; {machine['os']}"
+    )
+
+
+def versions_line(machine: dict, packages: Sequence[str]) -> str:
+    """'Python 3.x, OR-Tools 9.y, ...' for `packages` (keys of `machine_info()`), in order."""
+    return ", ".join(f"{VERSION_LABELS[key]} {machine[key]}" for key in packages)
+
+
+def written_at() -> str:
+    """Now in UTC, to the minute: when a RESULTS.md section was written."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _percent(fraction: float | None, digits: int = 2) -> str:
     return "n/a" if fraction is None else f"{fraction * 100:.{digits}f}%"
 
@@ -396,8 +424,7 @@ def render_markdown(report: dict) -> str:
         f"- CPU: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} usable)",
         f"- RAM: {ram}",
         f"- OS: {machine['os']}",
-        f"- Python {machine['python']}, OR-Tools {machine['ortools']}, "
-        f"pandas {machine['pandas']}, pydantic {machine['pydantic']}",
+        f"- {versions_line(machine, ('python', 'ortools', 'pandas', 'pydantic'))}",
     ]
     if load:
         lines.append("- Load average when the run started: " + ", ".join(f"{x:.2f}" for x in load))
@@ -552,7 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker_main(args)
     argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     report = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": written_at(),
         "command": f"python -m benchmarks.run {argv_text}".strip(),
         "seed": args.seed,
         "machine": machine_info(),

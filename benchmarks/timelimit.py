@@ -28,11 +28,18 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.results import replace_section
-from benchmarks.run import DEFAULT_OUT, GIB, REPO, machine_info
+from benchmarks.run import (
+    DEFAULT_OUT,
+    GIB,
+    REPO,
+    machine_info,
+    machine_line,
+    versions_line,
+    written_at,
+)
 
 SECTION = "time limit benchmark"
 HEADER = "name,memory_gb,compute_slices,replicas,gpu_models,priority,media,spread\n"
@@ -144,7 +151,7 @@ def run_case(
 
 def section(results: list[dict], command: str, rows: int, limit: float, target: float) -> str:
     machine = machine_info()
-    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    written = written_at()
     lines = [
         "## Time limit on big inputs (issue 11)",
         "",
@@ -155,9 +162,8 @@ def section(results: list[dict], command: str, rows: int, limit: float, target: 
         '34 s ("23.6 s of 20 s limit" for the solve alone, reading and writing not counted), '
         "and when building and the warm start had used up the limit no plan came out at all.",
         "",
-        f"- Machine: {machine['cpu']}, {machine['usable_cores']} usable cores, "
-        f"{machine['ram_bytes'] / GIB:.1f} GiB RAM; {machine['os']}; Python {machine['python']}, "
-        f"OR-Tools {machine['ortools']}, pydantic {machine['pydantic']}",
+        f"- Machine: {machine_line(machine)}; "
+        f"{versions_line(machine, ('python', 'ortools', 'pydantic'))}",
         "- The machine is shared: the load average (1, 5, 15 min) at each run's start is in the "
         "table; with a load above the 2 cores every number is pessimistic.",
         "",

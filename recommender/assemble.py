@@ -8,6 +8,8 @@ inputs' digest and the solver's statistics. `with_summary` completes a plan read
 
 from __future__ import annotations
 
+import time
+
 from recommender.catalog import Catalog
 from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
 from recommender.problem import Problem
@@ -75,6 +77,27 @@ def heuristic_stats(name: str, wall_seconds: float) -> SolverStats:
         placement_status="feasible",
         cost_status="feasible",
         lower_bound_source=HEURISTIC_BOUND_SOURCE,
+    )
+
+
+def heuristic_plan(
+    problem: Problem,
+    catalog: Catalog,
+    gpus: list[PlanGpu],
+    unplaced: list[Unplaced],
+    name: str,
+    started: float,
+) -> Plan:
+    """The plan of the greedy baseline `name`, begun at `started` (`time.perf_counter`):
+    feasible, with no bound proven."""
+    return assemble_plan(
+        problem,
+        catalog,
+        gpus,
+        unplaced,
+        status="feasible",
+        lower_bound_per_hour=0.0,
+        solver=heuristic_stats(name, time.perf_counter() - started),
     )
 
 

@@ -475,17 +475,12 @@ def run_frontier(args: argparse.Namespace) -> int:
     problem = _load_problem(args, catalog)
     current = _load_current(args, problem, catalog)
     assert current is not None  # --current is required here
-    out = None if args.json is None else Path(args.json)
-    if out is not None:
-        _check_output_paths({"json": out})
+    out = checked_output_path("json", args.json)
     options = SolveOptions(time_limit_seconds=args.time_limit, workers=args.workers, seed=args.seed)
     result = frontier(problem, catalog, current, args.points, options)
     print(format_frontier(result))
     if out is not None:
-        try:
-            write_text_atomically(out, result.model_dump_json(indent=1))
-        except OSError as exc:
-            raise UsageError(f"--json {out}: cannot write: {exc.strerror or exc}") from None
+        write_output("json", out, result.model_dump_json(indent=1))
         print(f"\nwrote {out}")
     return EXIT_OK
 
@@ -557,12 +552,27 @@ def _write_exports(
     for key, path in outputs.items():
         _file_name, _mime, export = registry[key]
         text = export(plan, problem, catalog)
-        try:
-            write_text_atomically(path, text, executable=key in EXECUTABLE_EXPORTS)
-        except OSError as exc:
-            raise UsageError(f"--{key} {path}: cannot write: {exc.strerror or exc}") from None
+        write_output(key, path, text, executable=key in EXECUTABLE_EXPORTS)
         written.append((key, path))
     return written
+
+
+def checked_output_path(key: str, given: str | None) -> Path | None:
+    """The path of `--<key> OUT`, checked like every output path before any work is done (a
+    typo should not cost a solve); None when the option is not given."""
+    if given is None:
+        return None
+    path = Path(given)
+    _check_output_paths({key: path})
+    return path
+
+
+def write_output(key: str, path: Path, text: str, executable: bool = False) -> None:
+    """Write the file of `--<key> OUT` atomically; a failure is a usage error naming both."""
+    try:
+        write_text_atomically(path, text, executable=executable)
+    except OSError as exc:
+        raise UsageError(f"--{key} {path}: cannot write: {exc.strerror or exc}") from None
 
 
 def write_text_atomically(path: Path, text: str, executable: bool = False) -> None:

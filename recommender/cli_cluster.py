@@ -22,7 +22,8 @@ from recommender.cli import (
     _add_catalog_option,
     _argument_type,
     _check_output_paths,
-    write_text_atomically,
+    checked_output_path,
+    write_output,
 )
 from recommender.cluster.gpu_operator import plan_to_gpu_operator
 from recommender.cluster.lgi import current_state_json, read_lgi_files
@@ -174,16 +175,13 @@ def _add_import_mig_parted(kinds: argparse._SubParsersAction) -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 
-def _write_or_print(path: str | None, text: str, what: str) -> None:
-    if path is None:
+def _write_or_print(path: str | None, text: str, key: str) -> None:
+    """Write `text` to the file of `--<key>`, or print it when the option is not given."""
+    out = checked_output_path(key, path)
+    if out is None:
         sys.stdout.write(text)
         return
-    out = Path(path)
-    _check_output_paths({what: out})
-    try:
-        write_text_atomically(out, text)
-    except OSError as exc:
-        raise UsageError(f"{what} {out}: cannot write: {exc.strerror or exc}") from None
+    write_output(key, out, text)
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -199,9 +197,8 @@ def _inventory(path: str) -> NodeInventory:
 def run_import_nodes(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     prices = None if args.prices is None else read_prices(Path(args.prices), args.prices)
-    for path in (args.output, args.inventory):
-        if path is not None:
-            _check_output_paths({"--output": Path(path)})
+    outputs = {"output": args.output, "inventory": args.inventory}
+    _check_output_paths({key: Path(path) for key, path in outputs.items() if path is not None})
     imported = read_nodes(
         Path(args.nodes),
         catalog,
@@ -212,8 +209,8 @@ def run_import_nodes(args: argparse.Namespace) -> int:
     )
     _notes(imported.notes)
     if args.inventory is not None:
-        _write_or_print(args.inventory, imported.inventory.to_json(), "--inventory")
-    _write_or_print(args.output, imported.fleet_csv(), "--output")
+        _write_or_print(args.inventory, imported.inventory.to_json(), "inventory")
+    _write_or_print(args.output, imported.fleet_csv(), "output")
     return EXIT_OK
 
 
@@ -232,14 +229,14 @@ def run_import_pods(args: argparse.Namespace) -> int:
         headroom=args.headroom,
     )
     _notes(imported.notes)
-    _write_or_print(args.output, imported.workloads_csv(), "--output")
+    _write_or_print(args.output, imported.workloads_csv(), "output")
     return EXIT_OK
 
 
 def run_import_lgi(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     state = read_lgi_files(args.captures, _inventory(args.inventory), catalog)
-    _write_or_print(args.output, current_state_json(state), "--output")
+    _write_or_print(args.output, current_state_json(state), "output")
     return EXIT_OK
 
 
@@ -251,7 +248,7 @@ def run_import_mig_parted(args: argparse.Namespace) -> int:
         config, labels, _inventory(args.inventory), catalog, args.nodes
     )
     _notes(notes)
-    _write_or_print(args.output, json.dumps(state, indent=1) + "\n", "--output")
+    _write_or_print(args.output, json.dumps(state, indent=1) + "\n", "output")
     return EXIT_OK
 
 
@@ -278,7 +275,7 @@ def run_catalog_import(args: argparse.Namespace) -> int:
         raise UsageError(f"catalog import needs {', '.join(missing)}")
     imported = import_model_files(args.lgip, args.lgipp, args.import_model, gpu=args.gpu)
     _notes(imported.notes)
-    _write_or_print(args.output, imported.catalog_json(), "--output")
+    _write_or_print(args.output, imported.catalog_json(), "output")
     return EXIT_OK
 
 
@@ -305,11 +302,7 @@ def with_inventory(args: argparse.Namespace, problem: Problem) -> Problem:
 
 def gpu_operator_output(args: argparse.Namespace) -> Path | None:
     """The `--gpu-operator` path, checked before solving (like every export path)."""
-    path = getattr(args, "gpu_operator", None)
-    if path is None:
-        return None
-    _check_output_paths({"gpu-operator": Path(path)})
-    return Path(path)
+    return checked_output_path("gpu-operator", getattr(args, "gpu_operator", None))
 
 
 def write_gpu_operator(
@@ -317,10 +310,7 @@ def write_gpu_operator(
 ) -> list[tuple[str, Path]]:
     if path is None:
         return []
-    try:
-        write_text_atomically(path, plan_to_gpu_operator(plan, problem, catalog))
-    except OSError as exc:
-        raise UsageError(f"--gpu-operator {path}: cannot write: {exc.strerror or exc}") from None
+    write_output("gpu-operator", path, plan_to_gpu_operator(plan, problem, catalog))
     return [("gpu-operator", path)]
 
 

@@ -241,16 +241,11 @@ def expand(
         return expand_replan(f, solution, spare_instances)
     counters = {c.index: _ReplicaCounter(c) for c in f.classes}
     media_users = keeps_its_profile(f.problem)
-    spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
-    for (c, q, lay, name), count in solution.spread_placed.items():
-        if count:
-            spread_by_group[q, lay].append((c, name, count))
+    spread_by_group = _spread_by_group(solution)
     simplified: dict[tuple, list[str]] = {}
     plan_gpus: list[PlanGpu] = []
     for pd in f.pools:
-        groups = _groups(pd, solution)
-        for lay, gpus in groups:
-            _place_spread(gpus, spread_by_group.get((pd.index, lay), []), counters)
+        groups = _groups_with_spread(pd, solution, spread_by_group, counters)
         _place_pooled(pd, groups, solution, counters)
         index = 0
         for lay, gpus in groups:
@@ -261,23 +256,10 @@ def expand(
                     continue
                 if not plain:
                     _simplify(pd, gpu, media_users, simplified)
-                instances = [
-                    _plan_instance(s) for s in gpu if spare_instances or s.workload is not None
-                ]
-                plan_gpus.append(
-                    PlanGpu(
-                        pool=pd.pool.pool,
-                        index=index,
-                        gpu_model=pd.pool.gpu_model,
-                        instances=instances,
-                    )
-                )
+                carved = [s for s in gpu if spare_instances or s.workload is not None]
+                plan_gpus.append(_plan_gpu(pd, index, carved))
                 index += 1
-    placed: dict[str, int] = defaultdict(int)
-    for counter in counters.values():
-        for name, count in counter.placed.items():
-            placed[name] += count
-    return plan_gpus, dict(placed)
+    return plan_gpus, _placed_replicas(counters)
 
 
 # --- re-planning from the running fleet ----------------------------------------------------------
@@ -411,20 +393,15 @@ def expand_replan(
                 f, group, kept, solution, reserved, pending
             ).items():
                 staying[key] += count
+    simplified: dict[tuple, list[str]] = {}
+    plan_gpus: list[PlanGpu] = []
     counters = {c.index: _ReplicaCounter(c, reserved) for c in f.classes}
     for slot, c in pending:
         slot.workload, slot.replica = counters[c].take()
     media_users = keeps_its_profile(f.problem)
-    spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
-    for (c, q, lay, name), count in solution.spread_placed.items():
-        if count:
-            spread_by_group[q, lay].append((c, name, count))
-    simplified: dict[tuple, list[str]] = {}
-    plan_gpus: list[PlanGpu] = []
+    spread_by_group = _spread_by_group(solution)
     for pd in f.pools:
-        groups = _groups(pd, solution)
-        for lay, gpus in groups:
-            _place_spread(gpus, spread_by_group.get((pd.index, lay), []), counters)
+        groups = _groups_with_spread(pd, solution, spread_by_group, counters)
         kept = kept_by_pool.get(pd.index, [])
         everything = [*groups, *((None, [gpu.slots]) for gpu in kept)]
         _place_pooled(pd, everything, solution, counters, staying)  # type: ignore[arg-type]
@@ -440,11 +417,40 @@ def expand_replan(
                     plan_gpus.append(_plan_gpu(pd, next(indices), carved))
     order = {pd.pool.pool: pd.index for pd in f.pools}
     plan_gpus.sort(key=lambda gpu: (order[gpu.pool], gpu.index))
+    return plan_gpus, _placed_replicas(counters)
+
+
+def _spread_by_group(solution: Solution) -> dict[tuple[int, Layout], list[tuple[int, str, int]]]:
+    """The spread replicas the solution puts on each (pool, layout) group: (class, profile,
+    count) lists, the input of `_place_spread`."""
+    spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]] = defaultdict(list)
+    for (c, q, lay, name), count in solution.spread_placed.items():
+        if count:
+            spread_by_group[q, lay].append((c, name, count))
+    return spread_by_group
+
+
+def _groups_with_spread(
+    pd: PoolData,
+    solution: Solution,
+    spread_by_group: dict[tuple[int, Layout], list[tuple[int, str, int]]],
+    counters: dict[int, _ReplicaCounter],
+) -> list[tuple[Layout, list[list[Slot]]]]:
+    """The pool's fresh GPUs grouped by layout, with the spread replicas already placed (each
+    on distinct GPUs of its group, before the pooled replicas fill what is left)."""
+    groups = _groups(pd, solution)
+    for lay, gpus in groups:
+        _place_spread(gpus, spread_by_group.get((pd.index, lay), []), counters)
+    return groups
+
+
+def _placed_replicas(counters: Mapping[int, _ReplicaCounter]) -> dict[str, int]:
+    """Placed replicas per workload, summed over the demand classes' counters."""
     placed: dict[str, int] = defaultdict(int)
     for counter in counters.values():
         for name, count in counter.placed.items():
             placed[name] += count
-    return plan_gpus, dict(placed)
+    return dict(placed)
 
 
 def _plan_instance(slot: Slot) -> PlanInstance:

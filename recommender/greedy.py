@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from recommender.catalog import Catalog
 from recommender.layouts import find_layout
@@ -336,9 +336,20 @@ def best_fit_contents(problem: Problem, catalog: Catalog) -> Counter[GpuContent]
 
 def _pack(problem: Problem, catalog: Catalog) -> tuple[_BestFitFleet, list[Unplaced]]:
     fleet = _BestFitFleet(problem, catalog)
+    return fleet, serve_in_order(fleet, problem)
+
+
+class GreedyFleet(Protocol):
+    """A greedy packer's fleet: it places a workload's replicas, saying what it left out."""
+
+    def serve(self, workload: Workload) -> Unplaced | None: ...
+
+
+def serve_in_order(fleet: GreedyFleet, problem: Problem) -> list[Unplaced]:
+    """Serve every workload in `serving_order`; the unplaced entries, in the input's order."""
     missing: dict[str, Unplaced] = {}
     for workload in serving_order(problem):
         left_out = fleet.serve(workload)
         if left_out is not None:
             missing[workload.name] = left_out
-    return fleet, [missing[w.name] for w in problem.workloads if w.name in missing]
+    return [missing[w.name] for w in problem.workloads if w.name in missing]

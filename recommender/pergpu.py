@@ -406,6 +406,7 @@ class _StagedSolver:
 
     def __init__(self, pergpu: PerGpuModel, time_limit: float, workers: int, seed: int) -> None:
         self.pergpu = pergpu
+        self.time_limit = time_limit
         self.deadline = time.monotonic() + time_limit
         self.workers = workers
         self.seed = seed
@@ -436,6 +437,30 @@ class _StagedSolver:
     def value(self, var: cp_model.IntVar) -> int:
         return self.solution[var.index]
 
+    def stats(
+        self,
+        formulation: str,
+        started: float,
+        placement: _StageOutcome,
+        cost: _StageOutcome,
+        note: str,
+    ) -> SolverStats:
+        """The plan's solver record of these stages, the solve begun at `started` (monotonic);
+        `note` tells how the stages after placement and cost ended."""
+        return SolverStats(
+            formulation=formulation,
+            wall_seconds=round(time.monotonic() - started, 3),
+            time_limit_seconds=self.time_limit,
+            workers=self.workers,
+            seed=self.seed,
+            placement_status=placement.status,
+            cost_status=cost.status,
+            lower_bound_source="CP-SAT bound of the cost stage",
+            variables=len(self.pergpu.model.proto.variables),
+            constraints=len(self.pergpu.model.proto.constraints),
+            notes=[note],
+        )
+
 
 def solve_per_gpu(
     problem: Problem,
@@ -459,18 +484,12 @@ def solve_per_gpu(
 
     optimal = all(stage.status == "optimal" for stage in (placement, cost, tidy))
     bound = 0.0 if cost.bound is None else cost.bound / PRICE_SCALE
-    stats = SolverStats(
-        formulation=FORMULATION,
-        wall_seconds=round(time.monotonic() - started, 3),
-        time_limit_seconds=time_limit_seconds,
-        workers=workers,
-        seed=seed,
-        placement_status=placement.status,
-        cost_status=cost.status,
-        lower_bound_source="CP-SAT bound of the cost stage",
-        variables=len(pergpu.model.proto.variables),
-        constraints=len(pergpu.model.proto.constraints),
-        notes=[f"tie-break stage (GPUs, spares, suffixed profiles, units): {tidy.status}"],
+    stats = staged.stats(
+        FORMULATION,
+        started,
+        placement,
+        cost,
+        note=f"tie-break stage (GPUs, spares, suffixed profiles, units): {tidy.status}",
     )
     plan = assemble_plan(
         problem,
@@ -753,18 +772,12 @@ def solve_per_gpu_replan(
 
     stages = (placement, cost, moves, recarves, tidy)
     optimal = all(stage.status == "optimal" for stage in stages)
-    stats = SolverStats(
-        formulation=f"{FORMULATION} (re-planning)",
-        wall_seconds=round(time.monotonic() - started, 3),
-        time_limit_seconds=time_limit_seconds,
-        workers=workers,
-        seed=seed,
-        placement_status=placement.status,
-        cost_status=cost.status,
-        lower_bound_source="CP-SAT bound of the cost stage",
-        variables=len(pergpu.model.proto.variables),
-        constraints=len(pergpu.model.proto.constraints),
-        notes=[f"moves {moves.status}, re-carves {recarves.status}, tie-break {tidy.status}"],
+    stats = staged.stats(
+        f"{FORMULATION} (re-planning)",
+        started,
+        placement,
+        cost,
+        note=f"moves {moves.status}, re-carves {recarves.status}, tie-break {tidy.status}",
     )
     gpus = _plan_gpus(pergpu, staged)
     _staying_on_their_slots(pergpu, staged, gpus)

@@ -68,13 +68,12 @@ def _need(c: DemandClass) -> tuple[dict[tuple[int, str], int], int, int]:
     return {o: 1 for o in c.options}, c.demand, c.demand
 
 
-def plain_lp_prices(f: Formulation, time_limit: float) -> dict[tuple[int, str], float] | None:
-    """Instance prices from the plain LP of the cost stage (instance counts continuous): the
-    first column generation round's mixes at these prices are already good ones."""
-    lp = pywraplp.Solver.CreateSolver("GLOP")
-    if lp is None or time_limit <= 0:
-        return None
-    lp.SetTimeLimit(max(1, int(time_limit * 1000)))
+def _carving_rows(
+    lp: pywraplp.Solver, f: Formulation
+) -> dict[tuple[int, str], pywraplp.Constraint]:
+    """The fleet side of the cost stage's LP: GPUs carved per layout (at most `usable` per pool),
+    their cost as the objective to minimize, and one row per (pool, profile) that the demand's
+    instance columns must stay within (<= 0, carved instances entering negatively)."""
     inf = lp.infinity()
     carved = {(pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts}
     rows: dict[tuple[int, str], pywraplp.Constraint] = {}
@@ -85,6 +84,22 @@ def plain_lp_prices(f: Formulation, time_limit: float) -> dict[tuple[int, str], 
             for lay in pd.layouts:
                 if name in lay.counts:
                     row.SetCoefficient(carved[pd.index, lay], -lay.counts[name])
+    objective = lp.Objective()
+    for (q, _), var in carved.items():
+        objective.SetCoefficient(var, f.pools[q].price)
+    objective.SetMinimization()
+    return rows
+
+
+def plain_lp_prices(f: Formulation, time_limit: float) -> dict[tuple[int, str], float] | None:
+    """Instance prices from the plain LP of the cost stage (instance counts continuous): the
+    first column generation round's mixes at these prices are already good ones."""
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    if lp is None or time_limit <= 0:
+        return None
+    lp.SetTimeLimit(max(1, int(time_limit * 1000)))
+    inf = lp.infinity()
+    rows = _carving_rows(lp, f)
     for c in f.classes:
         served, required, minimum = _need(c)
         cover = lp.Constraint(required, inf)
@@ -94,10 +109,6 @@ def plain_lp_prices(f: Formulation, time_limit: float) -> dict[tuple[int, str], 
             cover.SetCoefficient(x, rate)
             count.SetCoefficient(x, 1)
             rows[option].SetCoefficient(x, 1)
-    objective = lp.Objective()
-    for (q, _), var in carved.items():
-        objective.SetCoefficient(var, f.pools[q].price)
-    objective.SetMinimization()
     if lp.Solve() != pywraplp.Solver.OPTIMAL:
         return None
     return {option: max(0.0, -row.dual_value()) for option, row in rows.items()}
@@ -122,20 +133,8 @@ def column_generation(f: Formulation, start: Solution, seconds: float) -> Relaxa
     lp = pywraplp.Solver.CreateSolver("GLOP")
     if lp is None:
         return None
-    inf = lp.infinity()
-    carved = {(pd.index, lay): lp.NumVar(0, pd.usable, "") for pd in f.pools for lay in pd.layouts}
-    rows: dict[tuple[int, str], pywraplp.Constraint] = {}
-    for pd in f.pools:
-        lp.Add(sum(carved[pd.index, lay] for lay in pd.layouts) <= pd.usable)
-        for name in pd.profiles:
-            row = rows[pd.index, name] = lp.Constraint(-inf, 0)
-            for lay in pd.layouts:
-                if name in lay.counts:
-                    row.SetCoefficient(carved[pd.index, lay], -lay.counts[name])
+    rows = _carving_rows(lp, f)
     objective = lp.Objective()
-    for (q, _), var in carved.items():
-        objective.SetCoefficient(var, f.pools[q].price)
-    objective.SetMinimization()
     convex = {c.index: lp.Constraint(1, 1) for c in f.classes}
     columns: dict[int, list[tuple[dict, pywraplp.Variable]]] = {c.index: [] for c in f.classes}
 

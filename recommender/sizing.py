@@ -70,8 +70,13 @@ def _choices(
     return found
 
 
-def _with_room(choices: list[_Choice], rate: float, room: dict[str, float]) -> list[_Choice]:
-    """The choices whose GPU model still has the compute slices the rate needs (all if none)."""
+def _candidates(
+    choices: list[_Choice], workload: Workload, room: dict[str, float]
+) -> list[_Choice]:
+    """The choices whose GPU model still has the compute slices the workload's rate needs (all
+    of them when none has)."""
+    assert workload.requests_per_second is not None
+    rate = workload.requests_per_second
     fitting = [
         c
         for c in choices
@@ -79,6 +84,11 @@ def _with_room(choices: list[_Choice], rate: float, room: dict[str, float]) -> l
         <= room.get(c.key, 0)
     ]
     return fitting or choices
+
+
+def _instances(workload: Workload, choice: _Choice, count: int) -> list[tuple[str, str]]:
+    """`count` instances of `choice`, and never fewer than the workload's replicas."""
+    return [(choice.key, choice.profile.name)] * max(count, workload.replicas)
 
 
 def per_slice_sizing(
@@ -89,11 +99,10 @@ def per_slice_sizing(
     room: dict[str, float],
 ) -> list[tuple[str, str]]:
     """Most throughput per compute slice; the last instance sized down to cover the remainder."""
-    assert workload.requests_per_second is not None
-    choices = _choices(workload, problem, catalog, index)
+    choices = _candidates(_choices(workload, problem, catalog, index), workload, room)
     if not choices:
         return []
-    choices = _with_room(choices, workload.requests_per_second, room)
+    assert workload.requests_per_second is not None
     best = max(
         choices,
         key=lambda c: (
@@ -115,7 +124,7 @@ def per_slice_sizing(
         ]
         last = min(covering, key=lambda c: smallest_first_key(c.model, c.profile))
         return [(best.key, best.profile.name)] * (count - 1) + [(last.key, last.profile.name)]
-    return [(best.key, best.profile.name)] * max(count, workload.replicas)
+    return _instances(workload, best, count)
 
 
 def full_gpu_sizing(
@@ -126,18 +135,18 @@ def full_gpu_sizing(
     room: dict[str, float],
 ) -> list[tuple[str, str]]:
     """Full-GPU instances on the model whose whole GPU serves a request most cheaply."""
-    assert workload.requests_per_second is not None
     full = [
         c
         for c in _choices(workload, problem, catalog, index)
         if c.profile.name == full_gpu_profile(c.model).name
     ]
+    full = _candidates(full, workload, room)
     if not full:
         return []
-    full = _with_room(full, workload.requests_per_second, room)
+    assert workload.requests_per_second is not None
     best = min(full, key=lambda c: (c.price / c.row.throughput_rps, c.key))
     count = instances_needed(workload.requests_per_second, best.row.throughput_rps)
-    return [(best.key, best.profile.name)] * max(count, workload.replicas)
+    return _instances(workload, best, count)
 
 
 @dataclass

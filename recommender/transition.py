@@ -62,6 +62,15 @@ few rounds). The dips left are packed the same way onto hypothetical extra GPUs 
 pools; `extra_gpus_needed` is the count per pool, checked by simulating the fleet enlarged by it
 (one more GPU per round while dips remain). The packing and the order are greedy: a dip means
 this procedure found no order, not that none exists.
+
+Cost. A wave looks only at what can change in it, so a rollout is near-linear in the fleet
+(20,000 GPUs on 2,500 nodes: seconds per simulation; benchmarks/RESULTS.md, "replan"): start
+phases visit the GPUs opened or freed since the last look, optional stops the GPUs whose
+destinations wait for them, and the drain order keeps its candidates in heaps (`_DrainOrder`)
+instead of re-evaluating every node per wave; temporary capacity is packed through indexes of
+spare instances and of open GPUs by layout so far (`_SpareIndex`, `_OpenIndex`). What stays
+proportional to waves times workloads is the dip record itself (every wave a workload is below
+its floor is listed).
 """
 
 from __future__ import annotations
@@ -279,6 +288,8 @@ class _Rollout:
         self.catalog = catalog
         self.wave_size = wave_size
         self.locate = locate
+        self._nodes: dict[GpuKey, str] = {}  # GPU -> node, as `locate` says
+        self._models: dict[str, GpuModel | None] = {}  # pool -> its GPU model
         self.temporary = temporary
         self.classes = classify_gpus(current, new)
         self.floors = rollout_floors(problem, current, new)
@@ -336,7 +347,10 @@ class _Rollout:
     # --- helpers -------------------------------------------------------------------------------
 
     def node(self, key: GpuKey) -> str:
-        return self.locate(*key)[0]
+        node = self._nodes.get(key)
+        if node is None:
+            node = self._nodes[key] = self.locate(*key)[0]
+        return node
 
     def _gpu_busy(self, key: GpuKey) -> bool:
         return any((*key, p, s) in self.occupant for p, s in self.layout.get(key, frozenset()))
@@ -429,7 +443,9 @@ class _Rollout:
                     devices[self.locate(*key)[1]] = dict(counts)
 
     def _model(self, pool: str) -> GpuModel | None:
-        return self.catalog.models.get(self.problem.pool(pool).gpu_model)
+        if pool not in self._models:
+            self._models[pool] = self.catalog.models.get(self.problem.pool(pool).gpu_model)
+        return self._models[pool]
 
     def _low_point(self, record: _WaveRecord) -> None:
         touched = {event.workload for event in record.events}
@@ -966,11 +982,15 @@ def _simulate(
     catalog: Catalog,
     wave_size: int,
     locate: Locate,
+    plain: _Rollout | None = None,
 ) -> tuple[_Rollout, Counter[str]]:
     """The rollout, lending spare instances and idle GPUs to workloads that dip; returns it and
-    the temporary replicas that found no room."""
-    rollout = _Rollout(current, new, problem, catalog, wave_size, locate, _Temporary())
-    rollout.run()
+    the temporary replicas that found no room. `plain`: the rollout without lent capacity when
+    already simulated (idle GPUs added to the pools change nothing in it, since it lends none)."""
+    rollout = plain
+    if rollout is None:
+        rollout = _Rollout(current, new, problem, catalog, wave_size, locate, _Temporary())
+        rollout.run()
     needs: Counter[str] = Counter()
     unmet: Counter[str] = Counter()
     for _ in range(TEMPORARY_ROUNDS):
@@ -1039,9 +1059,10 @@ def _extra_gpus(
     catalog: Catalog,
     wave_size: int,
     dips: list[Dip],
+    plain: _Rollout,
 ) -> tuple[dict[str, int], bool]:
     """The fewest extra GPUs per pool found to avoid every dip, and whether a simulation with
-    them confirmed it."""
+    them confirmed it. `plain`: the rollout of the fleet as it is, without lent capacity."""
     needs = Counter({dip.workload: dip.by for dip in dips})
     # Pack the dips onto as many new GPUs as needed, as if every pool were unbounded.
     unbounded = {pool.pool: pool.gpus for pool in problem.pools}
@@ -1051,7 +1072,8 @@ def _extra_gpus(
     extra = Counter(key[0] for key in temporary.carves)
     for _ in range(EXTRA_GPU_ROUNDS):
         enlarged = _with_extra_gpus(problem, extra)
-        rollout, _ = _simulate(current, new, enlarged, catalog, wave_size, node_locator(enlarged))
+        locate = node_locator(enlarged)
+        rollout, _ = _simulate(current, new, enlarged, catalog, wave_size, locate, plain)
         remaining = rollout.dips()
         if not remaining:
             return dict(sorted(extra.items())), True
@@ -1086,12 +1108,14 @@ def build_transition(
     # nothing (the planner read the fleet the same way).
     current = align_counted(stop_retired(current, problem), new)
     locate = node_locator(problem)
-    rollout, unmet = _simulate(current, new, problem, catalog, wave_size, locate)
+    plain = _Rollout(current, new, problem, catalog, wave_size, locate, _Temporary())
+    plain.run()
+    rollout, unmet = _simulate(current, new, problem, catalog, wave_size, locate, plain)
     dips = rollout.dips()
     notes: list[str] = []
     extra: dict[str, int] = {}
     if dips:
-        extra, confirmed = _extra_gpus(current, new, problem, catalog, wave_size, dips)
+        extra, confirmed = _extra_gpus(current, new, problem, catalog, wave_size, dips, plain)
         if not confirmed:
             notes.append(
                 "the extra GPUs listed were not enough in a simulation of the enlarged fleet; "

@@ -90,6 +90,16 @@ def test_import_nodes_bad_input(tmp_path: Path) -> None:
     missing = run("import", "nodes", DATA / "nodes.json", "--price", "1",
                   "-o", tmp_path / "no" / "fleet.csv")  # fmt: skip
     assert missing.code == 2 and "does not exist" in missing.err
+    # Each output path is checked before anything is written, under its own flag.
+    assert f": --output {tmp_path / 'no' / 'fleet.csv'}: directory" in missing.err
+    inventory = tmp_path / "no" / "inventory.json"
+    result = run("import", "nodes", DATA / "nodes.json", "--price", "1", "--inventory", inventory)
+    assert result.code == 2 and f": --inventory {inventory}: directory" in result.err
+    same = tmp_path / "both.out"
+    result = run("import", "nodes", DATA / "nodes.json", "--price", "1",
+                 "-o", same, "--inventory", same)  # fmt: skip
+    assert result.code == 2 and "--output and --inventory both write to" in result.err
+    assert not same.exists()
 
 
 def test_import_pods(imported: Path, tmp_path: Path) -> None:

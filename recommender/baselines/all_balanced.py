@@ -11,9 +11,9 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
-from recommender.assemble import assemble_plan, heuristic_stats
+from recommender.assemble import heuristic_plan
 from recommender.catalog import Catalog, GpuModel
-from recommender.greedy import serving_order
+from recommender.greedy import serve_in_order
 from recommender.layouts import Layout, find_layout
 from recommender.plan import Plan, PlanGpu, PlanInstance, Unplaced
 from recommender.problem import Pool, Problem, Workload
@@ -218,18 +218,5 @@ def all_balanced_plan(problem: Problem, catalog: Catalog) -> Plan:
     """
     started = time.perf_counter()
     fleet = _AllBalancedFleet(problem, catalog)
-    unplaced: dict[str, Unplaced] = {}
-    for workload in serving_order(problem):
-        missing = fleet.serve(workload)
-        if missing is not None:
-            unplaced[workload.name] = missing
-    ordered = [unplaced[w.name] for w in problem.workloads if w.name in unplaced]
-    return assemble_plan(
-        problem,
-        catalog,
-        fleet.plan_gpus(),
-        ordered,
-        status="feasible",
-        lower_bound_per_hour=0.0,
-        solver=heuristic_stats(NAME, time.perf_counter() - started),
-    )
+    unplaced = serve_in_order(fleet, problem)
+    return heuristic_plan(problem, catalog, fleet.plan_gpus(), unplaced, NAME, started)

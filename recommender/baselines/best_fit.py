@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from recommender.assemble import assemble_plan, heuristic_stats
+from recommender.assemble import heuristic_plan
 from recommender.catalog import Catalog
 from recommender.greedy import best_fit_decreasing
 from recommender.plan import Plan
@@ -19,12 +19,4 @@ def best_fit_decreasing_plan(problem: Problem, catalog: Catalog) -> Plan:
     """Best fit decreasing with free placement, as a plan (status feasible, bound 0)."""
     started = time.perf_counter()
     packing = best_fit_decreasing(problem, catalog)
-    return assemble_plan(
-        problem,
-        catalog,
-        packing.gpus,
-        packing.unplaced,
-        status="feasible",
-        lower_bound_per_hour=0.0,
-        solver=heuristic_stats(NAME, time.perf_counter() - started),
-    )
+    return heuristic_plan(problem, catalog, packing.gpus, packing.unplaced, NAME, started)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from recommender.assemble import assemble_plan, heuristic_stats
+from recommender.assemble import heuristic_plan
 from recommender.catalog import Catalog
 from recommender.plan import Plan
 from recommender.problem import Problem
@@ -29,12 +29,4 @@ def configured_plan(
     count = as_count_problem(problem, catalog, sizing)
     packed = packer(count.problem, catalog)
     gpus, unplaced = restore(count, packed.gpus, packed.unplaced)
-    return assemble_plan(
-        problem,
-        catalog,
-        gpus,
-        unplaced,
-        status="feasible",
-        lower_bound_per_hour=0.0,
-        solver=heuristic_stats(name, time.perf_counter() - started),
-    )
+    return heuristic_plan(problem, catalog, gpus, unplaced, name, started)

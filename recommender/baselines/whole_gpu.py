@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from recommender.assemble import assemble_plan, heuristic_stats
+from recommender.assemble import heuristic_plan
 from recommender.catalog import Catalog
 from recommender.greedy import serving_order
 from recommender.plan import Plan, PlanGpu, PlanInstance, Unplaced
@@ -67,12 +67,4 @@ def whole_gpu_plan(problem: Problem, catalog: Catalog) -> Plan:
     rank = {p.pool: i for i, p in enumerate(pools)}
     gpus.sort(key=lambda g: (rank[g.pool], g.index))
     ordered = [unplaced[w.name] for w in problem.workloads if w.name in unplaced]
-    return assemble_plan(
-        problem,
-        catalog,
-        gpus,
-        ordered,
-        status="feasible",
-        lower_bound_per_hour=0.0,
-        solver=heuristic_stats(NAME, time.perf_counter() - started),
-    )
+    return heuristic_plan(problem, catalog, gpus, ordered, NAME, started)

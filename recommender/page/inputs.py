@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from recommender.catalog import Catalog
@@ -32,61 +33,55 @@ def render_editors(catalog: Catalog) -> str:
     workloads_base = workloads_table(base.problem.workloads)
     # The rate columns only where rates are used (they stay in the table, so nothing is lost).
     rates = bool(base.problem.performance) or has_throughput_columns(workloads_base)
-    workloads = st.data_editor(
+    workloads = _editor(
+        "workloads",
         workloads_base,
-        num_rows="dynamic",
-        key=f"workloads_editor_{version}",
-        width="stretch",
-        column_config=workload_columns(catalog),
+        version,
+        workload_columns(catalog),
         column_order=[
             c for c in workloads_base.columns if rates or c not in THROUGHPUT_TABLE_COLUMNS
         ],
     )
     st.subheader("Fleet")
-    fleet = st.data_editor(
-        fleet_table(base.problem.pools),
-        num_rows="dynamic",
-        key=f"fleet_editor_{version}",
-        width="stretch",
-        column_config=fleet_columns(catalog),
-    )
+    fleet = _editor("fleet", fleet_table(base.problem.pools), version, fleet_columns(catalog))
     st.subheader("Performance")
     st.caption(
         "Measured throughput of one instance per model, GPU model and profile (optionally at a "
         "latency, batch size, processes sharing the instance, memory). Workloads given as "
         "requests_per_second are sized from it; leave it empty when none is."
     )
-    performance = st.data_editor(
+    performance = _editor(
+        "performance",
         performance_table(base.problem.performance),
-        num_rows="dynamic",
-        key=f"performance_editor_{version}",
-        width="stretch",
-        column_config=performance_columns(catalog),
+        version,
+        performance_columns(catalog),
     )
-    left, middle, right = st.columns(3)
-    left.download_button(
-        "Download workloads.csv",
-        table_to_csv(workloads, guard_formulas=True),
-        file_name="workloads.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
-    middle.download_button(
-        "Download fleet.csv",
-        table_to_csv(fleet, guard_formulas=True),
-        file_name="fleet.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
-    right.download_button(
-        "Download performance.csv",
-        table_to_csv(performance, guard_formulas=True),
-        file_name="performance.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
+    tables = {"workloads": workloads, "fleet": fleet, "performance": performance}
+    for column, (name, table) in zip(st.columns(len(tables)), tables.items(), strict=True):
+        column.download_button(
+            f"Download {name}.csv",
+            table_to_csv(table, guard_formulas=True),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            on_click="ignore",
+        )
     performance_csv = table_to_csv(performance) if not performance.empty else None
     return apply_edits(table_to_csv(workloads), table_to_csv(fleet), performance_csv)
+
+
+def _editor(
+    name: str, table: pd.DataFrame, version: int, columns: dict[str, Any], **options: Any
+) -> pd.DataFrame:
+    """An editable input table with rows to add and delete; its widget key carries the editor
+    version, so loading new inputs starts every table afresh."""
+    return st.data_editor(
+        table,
+        num_rows="dynamic",
+        key=f"{name}_editor_{version}",
+        width="stretch",
+        column_config=columns,
+        **options,
+    )
 
 
 def apply_edits(workloads_csv: str, fleet_csv: str, performance_csv: str | None = None) -> str:

@@ -23,7 +23,14 @@ from recommender.errors import InputError
 from recommender.frontier import DEFAULT_POINTS, FrontierPoint
 from recommender.jobs import FrontierResult, SolveJob, frontier_key, frontier_task
 from recommender.page.common import md_escape
-from recommender.page.state import SAMPLE_CURRENT, LoadedInputs, commit_inputs, notice
+from recommender.page.state import (
+    SAMPLE_CURRENT,
+    LoadedInputs,
+    commit_inputs,
+    first_sight,
+    notice,
+    over_upload_cap,
+)
 from recommender.plan import Plan, PlanGpu
 from recommender.problem import Problem
 from recommender.reading.current import load_current
@@ -31,7 +38,6 @@ from recommender.report import format_gap
 from recommender.solve import SolveOptions
 from recommender.summary import inputs_digest
 from recommender.whatif import (
-    MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     dip_table,
     extra_gpus_text,
@@ -86,23 +92,22 @@ def render_current_state(inputs: LoadedInputs) -> None:
         return
     st.button("Clear current state", on_click=clear_current)
     st.caption("Disruption budgets (empty: no limit)")
-    left, right = st.columns(2)
-    left.number_input(
-        "Max GPUs re-carved",
-        min_value=0,
-        step=1,
-        key="max_recarve",
-        placeholder="no limit",
-        help="GPUs hosting replicas now that may get a different layout.",
+    budgets = (
+        (
+            "Max GPUs re-carved",
+            "max_recarve",
+            "GPUs hosting replicas now that may get a different layout.",
+        ),
+        (
+            "Max replicas moved",
+            "max_moves",
+            "Replicas placed anywhere but on their current instance of a kept GPU.",
+        ),
     )
-    right.number_input(
-        "Max replicas moved",
-        min_value=0,
-        step=1,
-        key="max_moves",
-        placeholder="no limit",
-        help="Replicas placed anywhere but on their current instance of a kept GPU.",
-    )
+    for column, (label, key, meaning) in zip(st.columns(len(budgets)), budgets, strict=True):
+        column.number_input(
+            label, min_value=0, step=1, key=key, placeholder="no limit", help=meaning
+        )
     st.number_input(
         "Wave size (nodes per rollout wave)",
         min_value=1,
@@ -119,13 +124,10 @@ def take_current_upload(upload: Any, inputs: LoadedInputs) -> None:
     if upload is None:
         ss.current_upload_errors = ""
         return
-    if upload.file_id in ss.seen_uploads:
+    if not first_sight(upload):
         return
-    ss.seen_uploads.add(upload.file_id)
-    if upload.size > MAX_UPLOAD_BYTES:
-        ss.current_upload_errors = (
-            f"{upload.name}: {upload.size / 2**20:.1f} MB is over the {MAX_UPLOAD_MB} MB cap"
-        )
+    if refused := over_upload_cap(upload):
+        ss.current_upload_errors = refused
         return
     data = upload.getvalue()
     try:

@@ -14,7 +14,14 @@ import streamlit as st
 from recommender.jobs import SolveJob, solve_key
 from recommender.page.common import md_escape
 from recommender.page.solving import solve_options
-from recommender.page.state import clamp_time_limit, commit_inputs, fleet_digest, loaded, notice
+from recommender.page.state import (
+    clamp_time_limit,
+    commit_inputs,
+    first_sight,
+    fleet_digest,
+    loaded,
+    notice,
+)
 from recommender.plan import Plan
 from recommender.scenarios import (
     Scenario,
@@ -230,10 +237,8 @@ def delete_scenario(store: ScenarioStore, name: str) -> None:
 
 def import_uploaded_scenario(store: ScenarioStore, upload: Any) -> None:
     """An uploaded scenario file (each file once) is checked and saved under a free name."""
-    ss = st.session_state
-    if upload is None or upload.file_id in ss.seen_uploads:
+    if upload is None or not first_sight(upload):
         return
-    ss.seen_uploads.add(upload.file_id)
     try:
         scenario = import_scenario(upload.getvalue(), label=upload.name)
         name = store.free_name(scenario.name)

@@ -15,16 +15,17 @@ from recommender.page.state import (
     NamedFile,
     commit_inputs,
     current_files,
+    first_sight,
     fleet_digest,
     load_inputs,
     notice,
+    over_upload_cap,
     reset_to_sample,
     switch_to_throughput_sample,
 )
 from recommender.problem import Problem
 from recommender.whatif import (
     MAX_DEMAND_MULTIPLIER,
-    MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     Knobs,
     overrides_from_table,
@@ -92,13 +93,10 @@ def process_uploads(uploads: dict[str, Any]) -> None:
             if ss.pending.pop(kind, None) is not None and not ss.pending:
                 ss.upload_errors = ""
             continue
-        if upload.file_id in ss.seen_uploads:
+        if not first_sight(upload):
             continue
-        ss.seen_uploads.add(upload.file_id)
-        if upload.size > MAX_UPLOAD_BYTES:
-            too_big.append(
-                f"{upload.name}: {upload.size / 2**20:.1f} MB is over the {MAX_UPLOAD_MB} MB cap"
-            )
+        if refused := over_upload_cap(upload):
+            too_big.append(refused)
             continue
         fresh[kind] = (upload.name, upload.getvalue())
     if fresh:

@@ -11,6 +11,8 @@ import math
 import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -20,6 +22,8 @@ from recommender.reading import load_catalog, load_problem
 from recommender.scenarios import ScenarioInputs
 from recommender.whatif import (
     MAX_REPLICAS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_MB,
     catalog_from_upload,
     fleet_table,
     performance_table,
@@ -115,29 +119,27 @@ def load_inputs(
 @st.cache_resource(show_spinner=False)
 def sample_inputs() -> LoadedInputs:
     """The bundled sample (read from the package, never from a path a user gives)."""
-    return load_inputs(
-        ("workloads.csv", (SAMPLE_DIR / "workloads.csv").read_bytes()),
-        ("fleet.csv", (SAMPLE_DIR / "fleet.csv").read_bytes()),
-        None,
-        {"workloads": "sample", "fleet": "sample", "catalog": "built-in"},
-    )
+    return _bundled_inputs(SAMPLE_DIR, "sample")
 
 
 @st.cache_resource(show_spinner=False)
 def throughput_sample_inputs() -> LoadedInputs:
     """The bundled throughput sample: services given as request rates, a performance table."""
-    return load_inputs(
-        ("workloads.csv", (THROUGHPUT_SAMPLE_DIR / "workloads.csv").read_bytes()),
-        ("fleet.csv", (THROUGHPUT_SAMPLE_DIR / "fleet.csv").read_bytes()),
-        None,
-        {
-            "workloads": "throughput sample",
-            "fleet": "throughput sample",
-            "catalog": "built-in",
-            "performance": "throughput sample",
-        },
-        ("performance.csv", (THROUGHPUT_SAMPLE_DIR / "performance.csv").read_bytes()),
-    )
+    return _bundled_inputs(THROUGHPUT_SAMPLE_DIR, "throughput sample", performance=True)
+
+
+def _bundled_inputs(folder: Path, source: str, performance: bool = False) -> LoadedInputs:
+    """A sample folder of the package (workloads.csv, fleet.csv, with `performance` also
+    performance.csv) on the built-in catalog, every file's source shown as `source`."""
+
+    def named(file_name: str) -> NamedFile:
+        return file_name, (folder / file_name).read_bytes()
+
+    sources = {"workloads": source, "fleet": source, "catalog": "built-in"}
+    if performance:
+        sources["performance"] = source
+    table = named("performance.csv") if performance else None
+    return load_inputs(named("workloads.csv"), named("fleet.csv"), None, sources, table)
 
 
 def current_files(inputs: LoadedInputs) -> dict[str, NamedFile | None]:
@@ -209,6 +211,23 @@ def commit_inputs(inputs: LoadedInputs) -> None:
     ss.editor_version += 1
     ss.pending = {}
     ss.upload_errors = ""
+
+
+def first_sight(upload: Any) -> bool:
+    """Whether the session sees this uploaded file for the first time (then it is marked seen):
+    the uploader hands the same file over on every rerun, and each is taken once."""
+    seen = st.session_state.seen_uploads
+    if upload.file_id in seen:
+        return False
+    seen.add(upload.file_id)
+    return True
+
+
+def over_upload_cap(upload: Any) -> str:
+    """Why an uploaded file is refused for its size, or "" when it is within the cap."""
+    if upload.size <= MAX_UPLOAD_BYTES:
+        return ""
+    return f"{upload.name}: {upload.size / 2**20:.1f} MB is over the {MAX_UPLOAD_MB} MB cap"
 
 
 def notice(kind: str, text: str) -> None:

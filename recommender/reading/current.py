@@ -15,6 +15,7 @@ workload no longer has, are simply stopped: their instances stay carved, as spar
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,19 +114,11 @@ def _read_json(raw: bytes, label: str, issues: list[InputIssue]) -> list[_Gpu]:
 
 def _json_gpu(entry: Any, where: str, label: str, issues: list[InputIssue]) -> _Gpu | None:
     """One `gpus` entry; None (with issues) when it cannot even be named by pool and index."""
-    if not isinstance(entry, dict):
-        issues.append(InputIssue(label, None, where, "expected an object with pool and index"))
-        return None
-    pool, index = entry.get("pool"), entry.get("index")
-    problems = []
-    if not isinstance(pool, str) or not pool:
-        problems.append(f"pool must be a non-empty text, not {_json_text(pool)}")
-    if not _is_whole(index) or index < 0:
-        problems.append(f"index must be a whole number >= 0, not {_json_text(index)}")
+    problems = _object_problems(entry, _GPU_FIELDS)
     if problems:
         issues.extend(InputIssue(label, None, where, message) for message in problems)
         return None
-    gpu = _Gpu(pool, index, None)
+    gpu = _Gpu(entry["pool"], entry["index"], None)
     model = entry.get("gpu_model")
     if model is not None and not isinstance(model, str):
         issues.append(InputIssue(label, None, gpu.where, f"gpu_model {_json_text(model)}"))
@@ -148,26 +141,49 @@ def _json_gpu(entry: Any, where: str, label: str, issues: list[InputIssue]) -> _
 
 
 def _json_instance(item: Any, where: str, label: str, issues: list[InputIssue]) -> _Instance | None:
-    if not isinstance(item, dict):
-        issues.append(InputIssue(label, None, where, "expected an object with profile and start"))
-        return None
-    profile, start = item.get("profile"), item.get("start")
-    workload, replica = item.get("workload"), item.get("replica")
-    problems = []
-    if not isinstance(profile, str) or not profile:
-        problems.append(f"profile must be a profile name, not {_json_text(profile)}")
-    if not _is_whole(start) or start < 0:
-        problems.append(f"start must be a whole number >= 0, not {_json_text(start)}")
-    if workload is not None and (not isinstance(workload, str) or not workload):
-        problems.append(f"workload must be a name or null, not {_json_text(workload)}")
-    if replica is not None and (not _is_whole(replica) or replica < 0):
-        problems.append(f"replica must be a whole number >= 0 or null, not {_json_text(replica)}")
-    if (workload is None) != (replica is None) and not problems:
+    problems = _object_problems(item, _INSTANCE_FIELDS)
+    if not problems and (item.get("workload") is None) != (item.get("replica") is None):
         problems.append("workload and replica must both be set or both be null")
     if problems:
         issues.extend(InputIssue(label, None, where, message) for message in problems)
         return None
-    return _Instance(profile, start, workload, replica)
+    return _Instance(item["profile"], item["start"], item.get("workload"), item.get("replica"))
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_position(value: Any) -> bool:
+    """A whole number >= 0: a GPU index, a start slot, a replica number."""
+    return _is_whole(value) and value >= 0
+
+
+# A field of a JSON object that must be right: (name, check, what it must be).
+_FieldCheck = tuple[str, Callable[[Any], bool], str]
+# The fields of a `gpus` entry and of an instance.
+_GPU_FIELDS: tuple[_FieldCheck, ...] = (
+    ("pool", _is_name, "a non-empty text"),
+    ("index", _is_position, "a whole number >= 0"),
+)
+_INSTANCE_FIELDS: tuple[_FieldCheck, ...] = (
+    ("profile", _is_name, "a profile name"),
+    ("start", _is_position, "a whole number >= 0"),
+    ("workload", lambda v: v is None or _is_name(v), "a name or null"),
+    ("replica", lambda v: v is None or _is_position(v), "a whole number >= 0 or null"),
+)
+
+
+def _object_problems(entry: Any, fields: tuple[_FieldCheck, ...]) -> list[str]:
+    """What is wrong with a JSON value that must be an object with `fields`: that it is none
+    (naming the first two fields), or one message per field that is not what it must be."""
+    if not isinstance(entry, dict):
+        return [f"expected an object with {fields[0][0]} and {fields[1][0]}"]
+    return [
+        f"{name} must be {meaning}, not {_json_text(entry.get(name))}"
+        for name, is_valid, meaning in fields
+        if not is_valid(entry.get(name))
+    ]
 
 
 def _is_whole(value: Any) -> bool:
