@@ -625,11 +625,12 @@ def _finishing_reserve(problem: Problem, building_seconds: float | None = None) 
 
 def _transition_reserve(options: SolveOptions) -> float:
     """Seconds kept back when re-planning for the kept GPUs' expansion and the transition:
-    measured on 2 cores at about 4e-4 s per GPU of the current state (20,000 GPUs: 8 s, the
-    diff included, the rollout waves not), plus half again for a busy machine."""
+    measured on 2 cores at about 4e-4 s per GPU of the current state for the expansion and the
+    diff (20,000 GPUs: 8 s) and 1.6e-3 s for the rollout waves (32 s), plus half again for a
+    busy machine."""
     if options.current is None:
         return 0.0
-    return 0.5 + 6e-4 * len(options.current)
+    return 0.5 + 3e-3 * len(options.current)
 
 
 def _lp_seconds(time_limit: float) -> float:

@@ -28,6 +28,7 @@ from recommender.layouts import Layout, Placement
 from recommender.plan import HOURS_PER_MONTH, GpuChange, Plan, PlanGpu, Transition
 from recommender.problem import PerformanceRow, Pool, Problem, Workload
 from recommender.reading import load_catalog
+from recommender.reading.current import stop_retired
 from recommender.reading.performance import MAX_RATE, MIN_RATE
 from recommender.rollout import slot_label
 from recommender.transition import RELEASED, classify_gpus
@@ -418,15 +419,18 @@ def layout_rows(
     ]
 
 
-def gpu_states(plan: Plan, current: list[PlanGpu] | None = None) -> dict[tuple[str, int], str]:
+def gpu_states(
+    plan: Plan, problem: Problem, current: list[PlanGpu] | None = None
+) -> dict[tuple[str, int], str]:
     """What a re-plan does to each GPU it touches or carves: the plan's own record (its
-    transition), else the definitions applied to `current`; empty for a fresh plan."""
+    transition), else the definitions applied to `current` (replicas the problem no longer asks
+    for already stopped, as every re-plan counts them); empty for a fresh plan."""
     transition = plan.transition
     if transition is not None and transition.gpu_states:
         return {(s.pool, s.index): s.state for s in transition.gpu_states}
     if current is None:
         return {}
-    return classify_gpus(current, plan.gpus)
+    return classify_gpus(stop_retired(current, problem), plan.gpus)
 
 
 def released_gpus(

@@ -238,12 +238,12 @@ def test_a_plan_without_throughput_has_an_empty_table(replanned: Plan) -> None:
 def test_gpu_states_are_the_definitions(
     replanned: Plan, current: list[PlanGpu], sample: Problem
 ) -> None:
-    states = gpu_states(replanned, current)
+    states = gpu_states(replanned, sample, current)
     assert states == classify_gpus(current, replanned.gpus)
     # Without a transition the definitions are applied to the current state given.
     bare = replanned.model_copy(update={"transition": None})
-    assert gpu_states(bare, current) == states
-    assert gpu_states(bare) == {}
+    assert gpu_states(bare, sample, current) == states
+    assert gpu_states(bare, sample) == {}
     transition = replanned.transition
     assert transition is not None
     counts = pd.Series(list(states.values())).value_counts().to_dict()
@@ -256,7 +256,7 @@ def test_gpu_states_are_the_definitions(
 def test_layout_rows_carry_states_and_groups_never_mix_them(
     replanned: Plan, current: list[PlanGpu], sample: Problem, catalog: Catalog
 ) -> None:
-    states = gpu_states(replanned, current)
+    states = gpu_states(replanned, sample, current)
     released = released_gpus(states, sample)
     assert [(g.pool, g.index) for g in released] == sorted(
         k for k, s in states.items() if s == "released"
@@ -276,7 +276,7 @@ def test_layout_rows_carry_states_and_groups_never_mix_them(
 def test_the_layout_chart_draws_a_state_strip_left_of_unit_zero(
     replanned: Plan, current: list[PlanGpu], sample: Problem, catalog: Catalog
 ) -> None:
-    states = gpu_states(replanned, current)
+    states = gpu_states(replanned, sample, current)
     gpus = [g for g in replanned.gpus if g.instances and g.gpu_model == "A100-40GB"]
     gpus += released_gpus(states, sample, models=["A100-40GB"])
     rows = layout_rows(gpus, catalog, False, states)
@@ -384,3 +384,20 @@ def test_a_frontier_point_label_says_what_it_leaves_unplaced() -> None:
         seconds=0.1,
     )
     assert charts.frontier_point_text(point) == "1 GPU re-carved, places 60 of 69"
+
+
+def test_gpu_states_treat_replicas_of_retired_workloads_as_stopped(sample: Problem) -> None:
+    """Without a stored transition the page applies the definitions itself, and like every
+    re-plan it counts a GPU hosting only replicas of a workload that is gone as idle."""
+    pool = sample.pools[0]
+    where = {"pool": pool.pool, "index": 0, "gpu_model": pool.gpu_model}
+    gone = {"profile": "7g.40gb", "start": 0, "workload": "gone", "replica": 0}
+    kept_name = sample.workloads[0].name
+    new = {"profile": "3g.20gb", "start": 4, "workload": kept_name, "replica": 0}
+    hosting_gone = PlanGpu.model_validate({**where, "instances": [gone]})
+    recarved = PlanGpu.model_validate({**where, "instances": [new]})
+    plan = Plan(
+        status="feasible", cost_per_hour=1, lower_bound_per_hour=0, gpus=[recarved], unplaced=[]
+    )
+    assert classify_gpus([hosting_gone], plan.gpus) == {(pool.pool, 0): "re-carved"}
+    assert gpu_states(plan, sample, [hosting_gone]) == {(pool.pool, 0): "new"}

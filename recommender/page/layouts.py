@@ -22,7 +22,7 @@ def render_layouts_tab(
     """The plan's GPUs; a re-plan's (with `current` or a transition) each marked kept,
     re-carved, new or released, released GPUs drawn empty."""
     used = [g for g in plan.gpus if g.instances]
-    states = gpu_states(plan, current)
+    states = gpu_states(plan, problem, current)
     if not used and not states:
         st.info("No GPU hosts an instance in this plan.")
         return
