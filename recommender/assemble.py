@@ -13,7 +13,6 @@ import time
 from recommender.catalog import Catalog
 from recommender.plan import Plan, PlanGpu, SolverStats, Status, Unplaced
 from recommender.problem import Problem
-from recommender.reading.current import stop_retired
 from recommender.summary import inputs_digest, plan_cost, summarize
 from recommender.throughput import configure, reconcile_unplaced
 from recommender.transition import build_transition
@@ -61,9 +60,8 @@ def assemble_plan(
         inputs_sha256=inputs_digest(problem, catalog),
     )
     if current is not None:
-        # Replicas the workloads no longer ask for are stopped, whichever planner ran.
-        running = stop_retired(current, problem)
-        transition = build_transition(running, plan, problem, catalog, wave_size)
+        # `build_transition` stops replicas the workloads no longer ask for itself.
+        transition = build_transition(current, plan, problem, catalog, wave_size)
         budgets = {"max_recarve": max_recarve, "max_moves": max_moves}
         plan.transition = transition.model_copy(update=budgets)
     return plan
